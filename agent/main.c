@@ -1,0 +1,110 @@
+/* iothsm-agent: the YubiKey appliance daemon. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "httpd/httpd.h"
+#include "log/log.h"
+
+static const pki_cfg_key AGENT_SCHEMA[] = {
+    {"log_level", PKI_CFG_STRING, false, "info", "error, warning, notice, info or debug"},
+    {"state_dir", PKI_CFG_STRING, false, "/var/lib/iothsm",
+     "state database, audit log, device key"},
+    {"http", PKI_CFG_GROUP, false, NULL, "the local HTTPS provisioning UI"},
+    {"http.listen", PKI_CFG_STRING, false, "127.0.0.1", "address to listen on"},
+    {"http.port", PKI_CFG_INT, false, "8444", "TCP port"},
+    {"http.tls_cert", PKI_CFG_STRING, false, NULL, "PEM certificate chain for HTTPS"},
+    {"http.tls_key", PKI_CFG_STRING, false, NULL, "PEM private key for HTTPS"},
+};
+
+static const pki_daemon_info AGENT_INFO = {
+    .name = "iothsm-agent",
+    .summary =
+        "The YubiKey appliance: provisions slots and signs for a pki-relay over an S/MIME link.",
+    .default_config = "/etc/iothsm/agent.conf",
+    .commands_help = NULL,
+    .schema = AGENT_SCHEMA,
+    .schema_len = sizeof AGENT_SCHEMA / sizeof AGENT_SCHEMA[0],
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void handle_request(void *app, const httpd_request *req, httpd_response *resp)
+{
+    (void)app;
+    if (strcmp(req->path, "/healthz") == 0) {
+        httpd_respond(resp, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
+        return;
+    }
+    httpd_respond_error(resp, 404, "not_found", "no such resource: %s", req->path);
+}
+
+static void wake(void *arg)
+{
+    httpd_wake(arg);
+}
+
+static void tick(void *app)
+{
+    (void)app;
+    pki_daemon_watchdog_ping();
+}
+
+int main(int argc, char **argv)
+{
+    pki_log_init("iothsm-agent");
+    pki_daemon_args args;
+    int rc = pki_daemon_parse_args(&AGENT_INFO, argc, argv, &args);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+
+    pki_config cfg;
+    char err[1024];
+    if (pki_config_load(&cfg, args.config_path, AGENT_INFO.schema, AGENT_INFO.schema_len, err,
+                        sizeof err) != 0) {
+        fprintf(stderr, "iothsm-agent: %s\n", err);
+        return 1;
+    }
+    int level = pki_log_level_from_name(pki_config_string(&cfg, "log_level", "info"));
+    if (level < 0) {
+        fprintf(stderr,
+                "iothsm-agent: %s: log_level must be error, warning, notice, info or debug\n",
+                args.config_path);
+        pki_config_free(&cfg);
+        return 1;
+    }
+    pki_log_set_level(level);
+    if (args.check_only) {
+        printf("%s: configuration OK\n", args.config_path);
+        pki_config_free(&cfg);
+        return 0;
+    }
+    pki_daemon_harden();
+
+    unsigned wd = pki_daemon_watchdog_period_ms();
+    httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
+    httpd *h = httpd_new(&opts, handle_request, NULL);
+    if (!h) {
+        pki_config_free(&cfg);
+        return 1;
+    }
+    const char *cert = pki_config_string(&cfg, "http.tls_cert", NULL);
+    const char *key = pki_config_string(&cfg, "http.tls_key", NULL);
+    if (httpd_add_listener(h, "main", pki_config_string(&cfg, "http.listen", "127.0.0.1"),
+                           (int)pki_config_int(&cfg, "http.port", 8444), cert, key) != 0) {
+        httpd_free(h);
+        pki_config_free(&cfg);
+        return 1;
+    }
+    pki_daemon_handle_signals(&g_stop, wake, h);
+    pki_daemon_notify_ready("serving");
+    pki_info("iothsm-agent ready");
+    rc = httpd_run(h, &g_stop);
+    pki_daemon_notify_stopping();
+    pki_info("iothsm-agent stopping");
+    httpd_free(h);
+    pki_config_free(&cfg);
+    return rc == 0 ? 0 : 1;
+}
