@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/status.h"
 #include "httpd/httpd.h"
 #include "log/log.h"
 
@@ -22,7 +23,9 @@ static const pki_daemon_info RELAY_INFO = {
     .name = "pki-relay",
     .summary = "The PKI platform: certificate authorities, templates, workflows, CRL, OCSP, ACME.",
     .default_config = "/etc/pki-relay/relay.conf",
-    .commands_help = NULL,
+    .commands_help =
+        "  status [--json]  one-screen summary of the running pki-relay (exit 0 running,\n"
+        "                   1 not answering, 3 not running, 4 no status)\n",
     .schema = RELAY_SCHEMA,
     .schema_len = sizeof RELAY_SCHEMA / sizeof RELAY_SCHEMA[0],
 };
@@ -48,6 +51,7 @@ static void tick(void *app)
 {
     (void)app;
     pki_daemon_watchdog_ping();
+    pki_status_publish();
 }
 
 int main(int argc, char **argv)
@@ -78,7 +82,15 @@ int main(int argc, char **argv)
         pki_config_free(&cfg);
         return 0;
     }
+    const char *state_dir = pki_config_string(&cfg, "state_dir", "/var/lib/pki-relay");
+    if (args.argc > 0 && strcmp(args.argv[0], "status") == 0) {
+        rc = pki_status_print(stdout, "pki-relay", state_dir,
+                              args.argc > 1 && strcmp(args.argv[1], "--json") == 0);
+        pki_config_free(&cfg);
+        return rc;
+    }
     pki_daemon_harden();
+    pki_status_init("pki-relay", state_dir);
 
     unsigned wd = pki_daemon_watchdog_period_ms();
     httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
@@ -97,9 +109,11 @@ int main(int argc, char **argv)
     }
     pki_daemon_handle_signals(&g_stop, wake, h);
     pki_daemon_notify_ready("serving");
+    pki_status_publish();
     pki_info("pki-relay ready");
     rc = httpd_run(h, &g_stop);
     pki_daemon_notify_stopping();
+    pki_status_shutdown();
     pki_info("pki-relay stopping");
     httpd_free(h);
     pki_config_free(&cfg);
