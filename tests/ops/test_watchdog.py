@@ -1,0 +1,112 @@
+"""Monitoring under a service manager: READY and STATUS arrive, the event loop pings the
+watchdog, a daemon whose loop is stuck is killed and restarted, a clean stop is not restarted,
+and the status commands tell running, stopped and crashed apart.
+
+PID 1 here is not systemd (and `systemd-run --user` needs a user manager), so the daemons run
+under tests/ops/supervisor.py, which implements NOTIFY_SOCKET, WATCHDOG_USEC/WATCHDOG_PID,
+WatchdogSignal=SIGABRT + TimeoutAbortSec and Restart=on-failure as systemd does. A stuck loop is
+made with SIGSTOP: the process stays, its loop never runs again, no WATCHDOG=1 comes.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pkitest
+from supervisor import Supervisor
+
+WATCHDOG_SEC = 2.0
+SLOW = os.environ.get("PKI_SANITIZE", "").upper() in ("ON", "1", "TRUE")
+
+
+def relay_conf(state_dir, port):
+    return (f'log_level = "info";\nstate_dir = "{state_dir}";\n'
+            f'http = {{ listen = "127.0.0.1"; port = {port}; }};\n')
+
+
+def healthy(port):
+    try:
+        return pkitest.http("GET", f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+def status_cmd(conf):
+    r = subprocess.run([pkitest.program("pki-relay"), "--config", conf, "status"],
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="ops-watchdog-")
+    state = os.path.join(work, "state")
+    os.makedirs(state, mode=0o700)
+    port = pkitest.free_port()
+    conf = os.path.join(work, "relay.conf")
+    with open(conf, "w") as f:
+        f.write(relay_conf(state, port))
+    log = open(os.path.join(work, "relay.log"), "wb")
+    sup = Supervisor([pkitest.program("pki-relay"), "--config", conf],
+                     watchdog_sec=WATCHDOG_SEC, restart_sec=0.5, abort_timeout=2.0, stdout=log)
+    ok = False
+    try:
+        sup.start()
+        start_timeout = 60 if SLOW else 20
+        i = sup.wait_for("ready", start_timeout)
+        first_pid = sup.pid
+        sup.wait_for("status", 5, after=i)
+        assert sup.status, "an empty STATUS= line"
+        print(f"READY from pid {first_pid}, STATUS={sup.status!r}")
+        assert healthy(port)
+
+        # Running normally for 3 watchdog periods: pings keep coming, nothing restarts.
+        mark = len(sup.events)
+        time.sleep(3 * WATCHDOG_SEC)
+        pings = sup.count("watchdog", after=mark)
+        print(f"{pings} WATCHDOG=1 in {3 * WATCHDOG_SEC:.0f} s")
+        assert pings >= 4, f"only {pings} watchdog pings in {3 * WATCHDOG_SEC} s"
+        assert sup.count("watchdog-timeout") == 0 and sup.starts == 1, sup.events
+        rc, out = status_cmd(conf)
+        print(out)
+        assert rc == 0 and "pki-relay: running" in out and f"pid        {first_pid}" in out, out
+
+        # The loop gets stuck: no more pings, the supervisor aborts, kills and restarts it.
+        stuck_at = time.monotonic()
+        os.kill(first_pid, signal.SIGSTOP)
+        t = sup.wait_for("watchdog-timeout", WATCHDOG_SEC + 5, after=mark)
+        sup.wait_for("exit", 10, after=t)
+        r = sup.wait_for("ready", start_timeout, after=t)
+        restarted_in = sup.events[r][0] - stuck_at
+        second_pid = sup.pid
+        assert second_pid != first_pid, "the same process after a restart?"
+        print(f"stuck loop detected and the daemon restarted in {restarted_in:.1f} s "
+              f"(pid {first_pid} -> {second_pid})")
+        assert restarted_in < WATCHDOG_SEC + 2.0 + 0.5 + start_timeout
+        assert healthy(port), "not serving after the restart"
+        rc, out = status_cmd(conf)
+        assert rc == 0 and f"pid        {second_pid}" in out, out
+
+        # A clean stop is final (Restart=on-failure), and the status says so.
+        rc = sup.stop()
+        assert rc == 0, f"pki-relay exited {rc} on SIGTERM"
+        assert sup.starts == 2, f"{sup.starts} starts"
+        rc, out = status_cmd(conf)
+        assert rc == 3 and "stopped cleanly" in out, out
+        ok = True
+        print("ok: READY, STATUS, watchdog pings, restart of a stuck loop, clean stop")
+    finally:
+        if sup.proc is not None:
+            sup.stop()
+        log.close()
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            with open(os.path.join(work, "relay.log"), errors="replace") as f:
+                sys.stderr.write(f.read())
+
+
+if __name__ == "__main__":
+    main()
