@@ -87,7 +87,16 @@ int pki_sig_alg_fits_key(pki_sig_alg alg, pki_key_type key);
 /* AlgorithmIdentifier DER for alg (with NULL parameters for PKCS#1, RSASSA-PSS-params for
  * PSS, absent parameters for ECDSA and Ed25519), into out; returns its length or -1. */
 int pki_sig_alg_der(pki_sig_alg alg, uint8_t *out, size_t outlen);
-/* "ecdsa-with-SHA256", …; and back ("RS256"-style JOSE names are the ACME code's business). */
+/* The inverse of pki_sig_alg_der: recognises an AlgorithmIdentifier (for PSS also the
+ * parameter spellings other producers use: absent hash parameters, explicit trailer, salt
+ * length equal to the hash length). Returns 0 and sets *out, or -1 for anything else. */
+int pki_sig_alg_from_der(const uint8_t *der, size_t len, pki_sig_alg *out);
+/* The algorithm a key signs with unless told otherwise: ECDSA with the curve's matching hash
+ * (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512), RSA PKCS#1 v1.5 SHA-256, Ed25519. */
+pki_sig_alg pki_sig_alg_default(pki_key_type key);
+/* "ecdsa-with-SHA256", …; and back ("RS256"-style JOSE names are the ACME code's business).
+ * Names: sha{256,384,512}WithRSAEncryption, rsassa-pss-sha{256,384,512},
+ * ecdsa-with-SHA{256,384,512}, Ed25519 (matched without regard to case). */
 const char *pki_sig_alg_name(pki_sig_alg alg);
 int pki_sig_alg_from_name(const char *name, pki_sig_alg *out);
 const char *pki_key_type_name(pki_key_type t); /* "rsa", "ec-p256", … "ed25519" */
