@@ -3,10 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "httpd/httpd.h"
 #include "log/log.h"
+#include "state/state.h"
+#include "tlscert/tlscert.h"
+#include "webauth/webauth.h"
 
 static const pki_cfg_key AGENT_SCHEMA[] = {
     {"log_level", PKI_CFG_STRING, false, "info", "error, warning, notice, info or debug"},
@@ -15,8 +19,16 @@ static const pki_cfg_key AGENT_SCHEMA[] = {
     {"http", PKI_CFG_GROUP, false, NULL, "the local HTTPS provisioning UI"},
     {"http.listen", PKI_CFG_STRING, false, "127.0.0.1", "address to listen on"},
     {"http.port", PKI_CFG_INT, false, "8444", "TCP port"},
-    {"http.tls_cert", PKI_CFG_STRING, false, NULL, "PEM certificate chain for HTTPS"},
+    {"http.tls_cert", PKI_CFG_STRING, false, NULL,
+     "PEM certificate chain for HTTPS (default: self-signed, made on first start)"},
     {"http.tls_key", PKI_CFG_STRING, false, NULL, "PEM private key for HTTPS"},
+    {"http.webui_root", PKI_CFG_STRING, false, "/usr/share/iothsm/webui",
+     "folder with the UI's static files (webui/agent)"},
+    {"http.session_idle_minutes", PKI_CFG_INT, false, "30",
+     "a UI session ends after this many idle minutes"},
+    {"yubikey", PKI_CFG_GROUP, false, NULL, "YubiKeys on PC/SC"},
+    {"yubikey.reader_filter", PKI_CFG_STRING, false, "",
+     "use only readers whose name contains this text (\"\" = every reader)"},
 };
 
 static const pki_daemon_info AGENT_INFO = {
@@ -24,22 +36,12 @@ static const pki_daemon_info AGENT_INFO = {
     .summary =
         "The YubiKey appliance: provisions slots and signs for a pki-relay over an S/MIME link.",
     .default_config = "/etc/iothsm/agent.conf",
-    .commands_help = NULL,
+    .commands_help = "  set-password    read a new admin password from standard input\n",
     .schema = AGENT_SCHEMA,
     .schema_len = sizeof AGENT_SCHEMA / sizeof AGENT_SCHEMA[0],
 };
 
 static volatile sig_atomic_t g_stop;
-
-static void handle_request(void *app, const httpd_request *req, httpd_response *resp)
-{
-    (void)app;
-    if (strcmp(req->path, "/healthz") == 0) {
-        httpd_respond(resp, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
-        return;
-    }
-    httpd_respond_error(resp, 404, "not_found", "no such resource: %s", req->path);
-}
 
 static void wake(void *arg)
 {
@@ -50,6 +52,60 @@ static void tick(void *app)
 {
     (void)app;
     pki_daemon_watchdog_ping();
+}
+
+/* Starts the listener on the configured certificate, or on the self-signed one. */
+static int add_listener(httpd *h, const pki_config *cfg, const char *state_dir)
+{
+    const char *cert = pki_config_string(cfg, "http.tls_cert", NULL);
+    const char *key = pki_config_string(cfg, "http.tls_key", NULL);
+    char cbuf[1024], kbuf[1024];
+    if (!cert != !key) {
+        pki_err("http.tls_cert and http.tls_key go together: set both or neither");
+        return -1;
+    }
+    if (!cert) {
+        if (tlscert_ensure(state_dir, cbuf, sizeof cbuf, kbuf, sizeof kbuf) != 0)
+            return -1;
+        cert = cbuf;
+        key = kbuf;
+    }
+    return httpd_add_listener(h, "main", pki_config_string(cfg, "http.listen", "127.0.0.1"),
+                              (int)pki_config_int(cfg, "http.port", 8444), cert, key);
+}
+
+static int serve(const pki_config *cfg, agent_state *st)
+{
+    const char *state_dir = pki_config_string(cfg, "state_dir", "/var/lib/iothsm");
+    long long idle = pki_config_int(cfg, "http.session_idle_minutes", 30);
+    if (idle < 1 || idle > 24 * 60) {
+        pki_err("http.session_idle_minutes must be between 1 and 1440");
+        return 1;
+    }
+    agent_app app = {
+        .state = st,
+        .auth = webauth_new(st, (unsigned)idle),
+        .webui_root = pki_config_string(cfg, "http.webui_root", "/usr/share/iothsm/webui"),
+    };
+    if (!app.auth)
+        return 1;
+    unsigned wd = pki_daemon_watchdog_period_ms();
+    httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
+    httpd *h = httpd_new(&opts, agent_app_handle, &app);
+    if (!h || add_listener(h, cfg, state_dir) != 0) {
+        httpd_free(h);
+        webauth_free(app.auth);
+        return 1;
+    }
+    pki_daemon_handle_signals(&g_stop, wake, h);
+    pki_daemon_notify_ready("serving");
+    pki_info("iothsm-agent ready");
+    int rc = httpd_run(h, &g_stop);
+    pki_daemon_notify_stopping();
+    pki_info("iothsm-agent stopping");
+    httpd_free(h);
+    webauth_free(app.auth);
+    return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -81,30 +137,23 @@ int main(int argc, char **argv)
         pki_config_free(&cfg);
         return 0;
     }
+    if (args.argc > 0 && strcmp(args.argv[0], "set-password") != 0) {
+        fprintf(stderr, "iothsm-agent: unknown command '%s'\n", args.argv[0]);
+        pki_config_free(&cfg);
+        return 2;
+    }
     pki_daemon_harden();
 
-    unsigned wd = pki_daemon_watchdog_period_ms();
-    httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
-    httpd *h = httpd_new(&opts, handle_request, NULL);
-    if (!h) {
+    agent_state *st = agent_state_open(pki_config_string(&cfg, "state_dir", "/var/lib/iothsm"));
+    if (!st) {
         pki_config_free(&cfg);
         return 1;
     }
-    const char *cert = pki_config_string(&cfg, "http.tls_cert", NULL);
-    const char *key = pki_config_string(&cfg, "http.tls_key", NULL);
-    if (httpd_add_listener(h, "main", pki_config_string(&cfg, "http.listen", "127.0.0.1"),
-                           (int)pki_config_int(&cfg, "http.port", 8444), cert, key) != 0) {
-        httpd_free(h);
-        pki_config_free(&cfg);
-        return 1;
-    }
-    pki_daemon_handle_signals(&g_stop, wake, h);
-    pki_daemon_notify_ready("serving");
-    pki_info("iothsm-agent ready");
-    rc = httpd_run(h, &g_stop);
-    pki_daemon_notify_stopping();
-    pki_info("iothsm-agent stopping");
-    httpd_free(h);
+    if (args.argc > 0)
+        rc = webauth_set_password_cli(st);
+    else
+        rc = serve(&cfg, st);
+    agent_state_close(st);
     pki_config_free(&cfg);
-    return rc == 0 ? 0 : 1;
+    return rc;
 }

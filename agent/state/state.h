@@ -1,0 +1,32 @@
+/* The agent's persistent state in SQLite (WAL): settings (the admin password hash), the
+ * provisioning record of each slot, and the audit log. Every call is one statement or one
+ * transaction, so a crash never leaves half a change. Thread-safe (one connection, a mutex). */
+#ifndef AGENT_STATE_H
+#define AGENT_STATE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct agent_state agent_state;
+
+/* Opens (creating when absent, mode 0600) dir/agent.db. NULL with a logged reason. */
+agent_state *agent_state_open(const char *dir);
+void agent_state_close(agent_state *st);
+
+/* Settings. get returns a malloc'd copy or NULL when absent. set returns 0 or -1. */
+char *agent_state_get(agent_state *st, const char *name);
+int agent_state_set(agent_state *st, const char *name, const char *value);
+
+/* One slot's provisioning record; fields are free-form JSON the provisioning code owns
+ * (state, key type, template, CSR, certificate, chain). get returns a new reference or NULL. */
+json_t *agent_state_slot_get(agent_state *st, uint32_t serial, const char *slot);
+int agent_state_slot_put(agent_state *st, uint32_t serial, const char *slot, json_t *record);
+int agent_state_slot_delete(agent_state *st, uint32_t serial, const char *slot);
+
+/* Audit log: who did what to which key and slot. Never pass secrets. */
+int agent_state_audit(agent_state *st, const char *actor, const char *event, uint32_t serial,
+                      const char *slot, const char *detail);
+/* The newest limit entries, newest first, as a JSON array. */
+json_t *agent_state_audit_list(agent_state *st, int limit);
+
+#endif

@@ -1,0 +1,40 @@
+/* YubiKeys on PC/SC through libykpiv.
+ *
+ * A monitor thread watches the readers with SCardGetStatusChange (hot-plug). Every present key
+ * gets its own worker thread with its own libykpiv connection: APDUs to one key are
+ * serialised on it and never run on the event loop. Callers submit jobs to a key by serial; a
+ * job runs on that key's worker with the connected ykpiv_state (NULL when the key was removed
+ * before the job could run). After a job that changed the card the worker re-reads the
+ * key's description (serial, version, retries, slots) which yk_manager_list serves from cache. */
+#ifndef AGENT_YK_H
+#define AGENT_YK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ykpiv.h"
+
+typedef struct yk_manager yk_manager;
+
+/* A job: returns true when it changed the card (the worker then refreshes the description).
+ * yk is NULL when the key is gone; the job must then report that and clean up. */
+typedef bool (*yk_job_fn)(ykpiv_state *yk, uint32_t serial, void *ctx);
+
+/* Starts the monitor. reader_filter: only readers whose name contains it ("" = all). */
+yk_manager *yk_manager_start(const char *reader_filter);
+/* Stops the monitor and every worker (queued jobs run with yk == NULL). */
+void yk_manager_stop(yk_manager *m);
+
+/* A JSON array describing every present key (copied from the cache). */
+json_t *yk_manager_list(yk_manager *m);
+/* One key's description, or NULL when no key with this serial is present. */
+json_t *yk_manager_get(yk_manager *m, uint32_t serial);
+/* Queues fn on the key's worker. 0, or -1 when no such key is present (fn is not called). */
+int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
+/* Same, and waits until fn has run. Returns fn's "changed" result, or -1 when no such key. */
+int yk_manager_run(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
+/* Re-reads every key's description ("Reload"). */
+void yk_manager_rescan(yk_manager *m);
+
+#endif
