@@ -655,6 +655,8 @@ int httpd_add_listener(httpd *h, const char *name, const char *address, int port
     info.keepalive_timeout = 30;
     info.timeout_secs = 30;
     if (cert_path) {
+        /* lws enables TLS on a vhost only when its own options ask for it. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cert_path;
         info.ssl_private_key_filepath = key_path;
     }
