@@ -145,8 +145,12 @@ void pki_derw_begin(pki_der_writer *w, unsigned tag)
 {
     if (w->err)
         return;
-    if (w->depth >= PKI_DERW_MAX_DEPTH || tag > 0xff || !(tag & 0x20)) {
-        fail(w, tag & 0x20 ? PKI_DERW_ERR_DEPTH : PKI_DERW_ERR_ARG);
+    if (tag > 0xff || (tag & 0x1f) == 0x1f) { /* high tag numbers are never needed */
+        fail(w, PKI_DERW_ERR_ARG);
+        return;
+    }
+    if (w->depth >= PKI_DERW_MAX_DEPTH) {
+        fail(w, PKI_DERW_ERR_DEPTH);
         return;
     }
     put_byte(w, (uint8_t)tag);

@@ -49,7 +49,8 @@ uint8_t *pki_derw_take(pki_der_writer *w, size_t *len);
 const uint8_t *pki_derw_data(const pki_der_writer *w);
 size_t pki_derw_len(const pki_der_writer *w);
 
-/* Constructed elements. */
+/* An element whose content is the elements written until the matching end(): constructed
+ * types, and also OCTET STRING around DER (extnValue, OCSP responseBytes). */
 void pki_derw_begin(pki_der_writer *w, unsigned tag);
 /* SET OF: end() sorts the elements into DER's canonical order (X.690 11.6). */
 void pki_derw_begin_set_of(pki_der_writer *w);

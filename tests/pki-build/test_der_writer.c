@@ -229,6 +229,12 @@ static void test_tags_and_nesting(void **state)
 {
     (void)state;
     pki_der_writer w;
+    /* OCTET STRING wrapping DER, as in extnValue: BOOLEAN TRUE inside. */
+    pki_derw_init(&w);
+    pki_derw_begin(&w, PKI_DER_OCTET_STRING);
+    pki_derw_bool(&w, 1);
+    pki_derw_end(&w);
+    expect_hex(&w, "04030101ff");
     pki_derw_init(&w);
     /* IMPLICIT [2] IA5String (a dNSName) and EXPLICIT [0] INTEGER 2 (a version). */
     pki_derw_tlv(&w, PKI_DER_CTX(2), (const uint8_t *)"example.com", 11);
@@ -323,9 +329,9 @@ static void test_balance_errors(void **state)
     assert_int_equal(pki_derw_error(&w), PKI_DERW_ERR_DEPTH);
     pki_derw_free(&w);
 
-    /* begin() with a primitive tag is a caller bug. */
+    /* A high-tag-number identifier is refused. */
     pki_derw_init(&w);
-    pki_derw_begin(&w, PKI_DER_INTEGER);
+    pki_derw_begin(&w, 0x1f);
     assert_int_equal(pki_derw_error(&w), PKI_DERW_ERR_ARG);
     /* sticky: nothing more is written */
     pki_derw_int(&w, 5);
