@@ -2,7 +2,10 @@
  * wrapper around an asynchronous sign(), algorithm identifiers and names. */
 #include "signer/signer.h"
 
+#include "der/der_reader.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +261,71 @@ int pki_sig_alg_from_name(const char *name, pki_sig_alg *out)
     return -1;
 }
 
+/* hashAlgorithm of RSASSA-PSS-params: SHA-256/384/512 with NULL or absent parameters.
+ * Returns 1, 2, 3 for SHA-256, -384, -512, or -1. */
+static int pss_hash(const pki_der_item *explicit_tag)
+{
+    pki_der outer, in;
+    pki_der_item oid, par;
+    if (pki_der_enter(explicit_tag, &outer) != 0 ||
+        pki_der_enter_expect(&outer, PKI_DER_SEQUENCE, &in, NULL) != 0 || !pki_der_at_end(&outer) ||
+        pki_der_expect(&in, PKI_DER_OID, &oid) != 0)
+        return -1;
+    if (pki_der_next(&in, &par) == 0 && (pki_der_null(&par) != 0 || !pki_der_at_end(&in)))
+        return -1;
+    for (int h = 1; h <= 3; h++) {
+        char want[32];
+        snprintf(want, sizeof want, "2.16.840.1.101.3.4.2.%d", h);
+        if (pki_der_oid_is(&oid, want))
+            return h;
+    }
+    return -1;
+}
+
+static int explicit_int(const pki_der_item *tag, long *v)
+{
+    pki_der in;
+    pki_der_item it;
+    return pki_der_enter(tag, &in) == 0 && pki_der_expect(&in, PKI_DER_INTEGER, &it) == 0 &&
+                   pki_der_at_end(&in) && pki_der_int_long(&it, v) == 0
+               ? 0
+               : -1;
+}
+
+/* RSASSA-PSS-params as other producers spell them (RFC 4055): the hash must be SHA-2 (the
+ * SHA-1 default is refused), MGF1 with the same hash, salt as long as the hash, trailer 1. */
+static int pss_params(pki_der *params_seq_contents, pki_sig_alg *out)
+{
+    pki_der *in = params_seq_contents;
+    pki_der_item t0, t1, t2, t3, mgf_oid;
+    pki_der mo, m;
+    if (pki_der_expect(in, PKI_DER_CTX_CONS(0), &t0) != 0 ||
+        pki_der_expect(in, PKI_DER_CTX_CONS(1), &t1) != 0)
+        return -1;
+    int h = pss_hash(&t0);
+    if (h < 0 || pki_der_enter(&t1, &mo) != 0 ||
+        pki_der_enter_expect(&mo, PKI_DER_SEQUENCE, &m, NULL) != 0 || !pki_der_at_end(&mo) ||
+        pki_der_expect(&m, PKI_DER_OID, &mgf_oid) != 0 ||
+        !pki_der_oid_is(&mgf_oid, "1.2.840.113549.1.1.8"))
+        return -1;
+    /* The MGF's hash AlgorithmIdentifier sits directly in m; wrap it to reuse pss_hash. */
+    pki_der_item mh = {.tag = PKI_DER_CTX_CONS(0), .val = m.p + m.pos, .len = m.len - m.pos};
+    if (pss_hash(&mh) != h)
+        return -1;
+    long salt = 20, trailer = 1;
+    if (pki_der_optional(in, PKI_DER_CTX_CONS(2), &t2) == 0 && explicit_int(&t2, &salt) != 0)
+        return -1;
+    if (pki_der_optional(in, PKI_DER_CTX_CONS(3), &t3) == 0 && explicit_int(&t3, &trailer) != 0)
+        return -1;
+    static const long SALT[] = {0, 32, 48, 64};
+    if (!pki_der_at_end(in) || salt != SALT[h] || trailer != 1)
+        return -1;
+    static const pki_sig_alg ALG[] = {0, PKI_SIG_RSA_PSS_SHA256, PKI_SIG_RSA_PSS_SHA384,
+                                      PKI_SIG_RSA_PSS_SHA512};
+    *out = ALG[h];
+    return 0;
+}
+
 int pki_sig_alg_from_der(const uint8_t *der, size_t len, pki_sig_alg *out)
 {
     if (!der || !out)
@@ -267,7 +335,14 @@ int pki_sig_alg_from_der(const uint8_t *der, size_t len, pki_sig_alg *out)
             *out = ALGS[i].alg;
             return 0;
         }
-    return -1;
+    pki_der_item top, oid;
+    pki_der in, params;
+    if (pki_der_single(der, len, &top) != 0 || top.tag != PKI_DER_SEQUENCE ||
+        pki_der_enter(&top, &in) != 0 || pki_der_expect(&in, PKI_DER_OID, &oid) != 0 ||
+        !pki_der_oid_is(&oid, "1.2.840.113549.1.1.10") ||
+        pki_der_enter_expect(&in, PKI_DER_SEQUENCE, &params, NULL) != 0 || !pki_der_at_end(&in))
+        return -1;
+    return pss_params(&params, out);
 }
 
 static const char *const KEY_NAMES[] = {

@@ -1,0 +1,28 @@
+/* Internal to lib/pkix: helpers its parsers share. Not part of the interface. */
+#ifndef PKI_PKIX_IMPL_H
+#define PKI_PKIX_IMPL_H
+
+#include <stdarg.h>
+
+#include "der/der_reader.h"
+#include "pkix/pkix.h"
+
+void pkix_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* DER as is, or the first PEM block with one of the labels (NULL-terminated list), copied into
+ * a private malloc'd buffer. Returns 0, or -1 with err set. */
+int pkix_input(const uint8_t *data, size_t len, const char *const *labels, const char *what,
+               uint8_t **copy, size_t *copy_len, char *err, size_t errlen);
+/* Reads "Extensions ::= SEQUENCE OF Extension" from the contents of it. */
+int pkix_extensions_parse(const pki_der_item *seq, pki_extensions *out, char *err, size_t errlen);
+void pkix_extensions_clear(pki_extensions *e);
+/* GeneralNames (SEQUENCE OF GeneralName) to a malloc'd array. */
+int pkix_general_names(const pki_der_item *seq, pki_general_name **out, size_t *n);
+void pkix_general_names_free(pki_general_name *g, size_t n);
+static inline pki_span pkix_span(const uint8_t *p, size_t len)
+{
+    pki_span s = {p, len};
+    return s;
+}
+
+#endif
