@@ -28,10 +28,14 @@ def relay_conf(state_dir, port):
 
 
 def healthy(port):
-    try:
-        return pkitest.http("GET", f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
-    except OSError:
-        return False
+    """/healthz answers 200, over HTTPS (a relay makes itself a certificate) or HTTP."""
+    for scheme in ("https", "http"):
+        try:
+            if pkitest.http("GET", f"{scheme}://127.0.0.1:{port}/healthz", timeout=2).status == 200:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def status_cmd(conf):
