@@ -1,22 +1,55 @@
 /* pki-relay: the PKI platform daemon. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "accounts/accounts.h"
+#include "api/api.h"
+#include "app.h"
+#include "audit/audit.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/status.h"
 #include "httpd/httpd.h"
 #include "log/log.h"
+#include "tlscert/tlscert.h"
+#include "util/timefmt.h"
+#include "work/work.h"
 
 static const pki_cfg_key RELAY_SCHEMA[] = {
     {"log_level", PKI_CFG_STRING, false, "info", "error, warning, notice, info or debug"},
     {"state_dir", PKI_CFG_STRING, false, "/var/lib/pki-relay", "database and sealed keys"},
+    {"master_key_file", PKI_CFG_STRING, false, "<state_dir>/master.key",
+     "master key file (0600) used when no systemd credential 'master.key' is given"},
+    {"workers", PKI_CFG_INT, false, "4", "worker threads for the API and signing"},
     {"http", PKI_CFG_GROUP, false, NULL, "the HTTPS listener (console, REST API, protocols)"},
     {"http.listen", PKI_CFG_STRING, false, "0.0.0.0", "address to listen on"},
     {"http.port", PKI_CFG_INT, false, "8443", "TCP port"},
-    {"http.tls_cert", PKI_CFG_STRING, false, NULL, "PEM certificate chain for HTTPS"},
+    {"http.tls", PKI_CFG_BOOL, false, "true",
+     "HTTPS (false: plain HTTP, only behind a TLS-terminating proxy)"},
+    {"http.tls_cert", PKI_CFG_STRING, false, NULL,
+     "PEM certificate chain for HTTPS (default: self-signed, made in state_dir/tls)"},
     {"http.tls_key", PKI_CFG_STRING, false, NULL, "PEM private key for HTTPS"},
+    {"http.max_body", PKI_CFG_INT, false, "1048576", "largest request body in bytes (413 above)"},
+    {"http.public_url", PKI_CFG_STRING, false, "https://<listen>:<port>",
+     "base URL users reach the relay at (set-up link, service URLs)"},
+    {"public_http", PKI_CFG_GROUP, false, NULL,
+     "optional plain-HTTP listener for CRL, OCSP and AIA (nothing else is served there)"},
+    {"public_http.listen", PKI_CFG_STRING, false, "0.0.0.0", "address"},
+    {"public_http.port", PKI_CFG_INT, false, NULL, "TCP port (no listener when absent)"},
+    {"session", PKI_CFG_GROUP, false, NULL, "console sessions"},
+    {"session.lifetime", PKI_CFG_INT, false, "43200", "seconds a session lasts at most"},
+    {"session.idle_timeout", PKI_CFG_INT, false, "1800", "seconds of inactivity that end one"},
+    {"login", PKI_CFG_GROUP, false, NULL, "login throttling"},
+    {"login.max_failures", PKI_CFG_INT, false, "5",
+     "failed logins per user name or address within 15 minutes before a lock-out"},
+    {"login.lockout", PKI_CFG_INT, false, "60",
+     "seconds of the first lock-out (doubling each time, at most an hour)"},
+    {"audit", PKI_CFG_GROUP, false, NULL, "audit log"},
+    {"audit.retention_days", PKI_CFG_INT, false, "30", "days audit entries are kept"},
 };
 
 static const pki_daemon_info RELAY_INFO = {
@@ -25,18 +58,30 @@ static const pki_daemon_info RELAY_INFO = {
     .default_config = "/etc/pki-relay/relay.conf",
     .commands_help =
         "  status [--json]  one-screen summary of the running pki-relay (exit 0 running,\n"
-        "                   1 not answering, 3 not running, 4 no status)\n",
+        "                   1 not answering, 3 not running, 4 no status)\n"
+        "  user add [--admin] NAME   create a user; the password is read from stdin\n"
+        "  routes           print the REST route table (JSON lines)\n",
     .schema = RELAY_SCHEMA,
     .schema_len = sizeof RELAY_SCHEMA / sizeof RELAY_SCHEMA[0],
 };
 
 static volatile sig_atomic_t g_stop;
+static int64_t g_next_housekeeping;
 
-static void handle_request(void *app, const httpd_request *req, httpd_response *resp)
+static void handle_request(void *arg, const httpd_request *req, httpd_response *resp)
 {
-    (void)app;
+    relay_app *app = arg;
     if (strcmp(req->path, "/healthz") == 0) {
         httpd_respond(resp, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
+        return;
+    }
+    /* The public plain-HTTP listener serves only what relying parties fetch without TLS. */
+    if (strcmp(req->listener, "public") == 0) {
+        httpd_respond_error(resp, 404, "not_found", "no such resource: %s", req->path);
+        return;
+    }
+    if (strncmp(req->path, "/api/", 5) == 0) {
+        api_dispatch(app, req, resp);
         return;
     }
     httpd_respond_error(resp, 404, "not_found", "no such resource: %s", req->path);
@@ -47,11 +92,149 @@ static void wake(void *arg)
     httpd_wake(arg);
 }
 
-static void tick(void *app)
+static void housekeeping(void *thread_ctx, void *arg)
 {
-    (void)app;
+    audit_purge(arg, thread_ctx);
+}
+
+static void tick(void *arg)
+{
+    relay_app *app = arg;
     pki_daemon_watchdog_ping();
     pki_status_publish();
+    int64_t now = pki_now();
+    if (now >= g_next_housekeeping) {
+        g_next_housekeeping = now + 3600;
+        work_submit(app->pool, housekeeping, app);
+    }
+}
+
+static int ensure_dir(const char *path)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "pki-relay: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Subcommands that work on the state directory without serving. */
+static int run_command(relay_app *app, pki_daemon_args *args)
+{
+    if (strcmp(args->argv[0], "routes") == 0) {
+        api_print_routes();
+        return 0;
+    }
+    if (strcmp(args->argv[0], "user") == 0 && args->argc >= 2 &&
+        strcmp(args->argv[1], "add") == 0) {
+        if (ensure_dir(app->state_dir) != 0)
+            return 1;
+        char err[512];
+        store *st = store_open(app->db_path, err, sizeof err);
+        if (!st) {
+            fprintf(stderr, "pki-relay: %s\n", err);
+            return 1;
+        }
+        int rc = accounts_cli_user_add(st, args->argc - 2, args->argv + 2, stdin, stderr);
+        store_close(st);
+        return rc;
+    }
+    fprintf(stderr, "pki-relay: unknown command '%s' (see --help)\n", args->argv[0]);
+    return 2;
+}
+
+static int load_settings(relay_app *app, const pki_config *cfg)
+{
+    snprintf(app->state_dir, sizeof app->state_dir, "%s",
+             pki_config_string(cfg, "state_dir", "/var/lib/pki-relay"));
+    snprintf(app->db_path, sizeof app->db_path, "%s/relay.db", app->state_dir);
+    app->session_lifetime_s = pki_config_int(cfg, "session.lifetime", 43200);
+    app->session_idle_s = pki_config_int(cfg, "session.idle_timeout", 1800);
+    app->audit_retention_s = pki_config_int(cfg, "audit.retention_days", 30) * 86400;
+    if (app->session_lifetime_s < 60 || app->session_idle_s < 60 || app->audit_retention_s <= 0) {
+        fprintf(stderr, "pki-relay: session times must be >= 60 s and audit.retention_days >= 1\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens what serving needs: master key, database (migrated), throttle, workers. */
+static int open_state(relay_app *app, const pki_config *cfg)
+{
+    if (ensure_dir(app->state_dir) != 0)
+        return -1;
+    char keyfile[1100], err[1024];
+    snprintf(keyfile, sizeof keyfile, "%s", pki_config_string(cfg, "master_key_file", ""));
+    if (!keyfile[0])
+        snprintf(keyfile, sizeof keyfile, "%s/master.key", app->state_dir);
+    app->master = seal_key_load("master.key", keyfile, err, sizeof err);
+    if (!app->master) {
+        pki_err("master key: %s", err);
+        return -1;
+    }
+    store *st = store_open(app->db_path, err, sizeof err);
+    if (!st) {
+        pki_err("database: %s", err);
+        return -1;
+    }
+    char base[512];
+    const char *listen = pki_config_string(cfg, "http.listen", "0.0.0.0");
+    snprintf(base, sizeof base, "%s://%s:%lld",
+             pki_config_bool(cfg, "http.tls", true) ? "https" : "http",
+             strcmp(listen, "0.0.0.0") == 0 ? "localhost" : listen,
+             pki_config_int(cfg, "http.port", 8443));
+    int rc = accounts_bootstrap(app, st, pki_config_string(cfg, "http.public_url", base));
+    store_close(st);
+    if (rc != 0)
+        return -1;
+    long long maxf = pki_config_int(cfg, "login.max_failures", 5);
+    long long lock = pki_config_int(cfg, "login.lockout", 60);
+    unsigned mf = (unsigned)(maxf > 0 && maxf < 10000 ? maxf : 5);
+    unsigned lo = (unsigned)(lock > 0 && lock < 86400 ? lock : 60);
+    app->throttle = auth_throttle_new(mf, 900, lo);
+    app->throttle_ip = auth_throttle_new(mf * 4, 900, lo);
+    long long nw = pki_config_int(cfg, "workers", 4);
+    app->pool = work_pool_new((unsigned)(nw > 0 && nw <= 64 ? nw : 4), api_worker_init,
+                              api_worker_fini, app);
+    return app->throttle && app->throttle_ip && app->pool ? 0 : -1;
+}
+
+static int add_listeners(relay_app *app, const pki_config *cfg)
+{
+    const char *cert = pki_config_string(cfg, "http.tls_cert", NULL);
+    const char *key = pki_config_string(cfg, "http.tls_key", NULL);
+    char certbuf[1200], keybuf[1200];
+    bool tls = pki_config_bool(cfg, "http.tls", true);
+    if (tls && (!cert || !key)) {
+        if (cert || key) {
+            pki_err("http.tls_cert and http.tls_key go together");
+            return -1;
+        }
+        if (tlscert_ensure(app->state_dir, "pki-relay", certbuf, sizeof certbuf, keybuf,
+                           sizeof keybuf) != 0)
+            return -1;
+        cert = certbuf;
+        key = keybuf;
+    }
+    if (httpd_add_listener(app->http, "main", pki_config_string(cfg, "http.listen", "0.0.0.0"),
+                           (int)pki_config_int(cfg, "http.port", 8443), tls ? cert : NULL,
+                           tls ? key : NULL) != 0)
+        return -1;
+    long long pport = pki_config_int(cfg, "public_http.port", 0);
+    if (pport > 0 && httpd_add_listener(app->http, "public",
+                                        pki_config_string(cfg, "public_http.listen", "0.0.0.0"),
+                                        (int)pport, NULL, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static void close_state(relay_app *app)
+{
+    work_pool_free(app->pool); /* runs queued jobs; they complete through app->http */
+    httpd_free(app->http);
+    auth_throttle_free(app->throttle);
+    auth_throttle_free(app->throttle_ip);
+    seal_key_free(app->master);
 }
 
 int main(int argc, char **argv)
@@ -77,15 +260,25 @@ int main(int argc, char **argv)
         return 1;
     }
     pki_log_set_level(level);
+    static relay_app app;
+    if (load_settings(&app, &cfg) != 0) {
+        pki_config_free(&cfg);
+        return 1;
+    }
     if (args.check_only) {
         printf("%s: configuration OK\n", args.config_path);
         pki_config_free(&cfg);
         return 0;
     }
-    const char *state_dir = pki_config_string(&cfg, "state_dir", "/var/lib/pki-relay");
+    const char *state_dir = app.state_dir;
     if (args.argc > 0 && strcmp(args.argv[0], "status") == 0) {
         rc = pki_status_print(stdout, "pki-relay", state_dir,
                               args.argc > 1 && strcmp(args.argv[1], "--json") == 0);
+        pki_config_free(&cfg);
+        return rc;
+    }
+    if (args.argc > 0) {
+        rc = run_command(&app, &args);
         pki_config_free(&cfg);
         return rc;
     }
@@ -93,29 +286,25 @@ int main(int argc, char **argv)
     pki_status_init("pki-relay", state_dir);
 
     unsigned wd = pki_daemon_watchdog_period_ms();
-    httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
-    httpd *h = httpd_new(&opts, handle_request, NULL);
-    if (!h) {
+    long long max_body = pki_config_int(&cfg, "http.max_body", 1048576);
+    httpd_options opts = {.tick = tick,
+                          .tick_ms = wd ? wd : 1000,
+                          .max_body = max_body > 0 ? (size_t)max_body : 1048576};
+    app.http = httpd_new(&opts, handle_request, &app);
+    if (!app.http || open_state(&app, &cfg) != 0 || add_listeners(&app, &cfg) != 0) {
+        close_state(&app);
         pki_config_free(&cfg);
         return 1;
     }
-    const char *cert = pki_config_string(&cfg, "http.tls_cert", NULL);
-    const char *key = pki_config_string(&cfg, "http.tls_key", NULL);
-    if (httpd_add_listener(h, "main", pki_config_string(&cfg, "http.listen", "0.0.0.0"),
-                           (int)pki_config_int(&cfg, "http.port", 8443), cert, key) != 0) {
-        httpd_free(h);
-        pki_config_free(&cfg);
-        return 1;
-    }
-    pki_daemon_handle_signals(&g_stop, wake, h);
+    pki_daemon_handle_signals(&g_stop, wake, app.http);
     pki_daemon_notify_ready("serving");
     pki_status_publish();
     pki_info("pki-relay ready");
-    rc = httpd_run(h, &g_stop);
+    rc = httpd_run(app.http, &g_stop);
     pki_daemon_notify_stopping();
     pki_status_shutdown();
     pki_info("pki-relay stopping");
-    httpd_free(h);
+    close_state(&app);
     pki_config_free(&cfg);
     return rc == 0 ? 0 : 1;
 }

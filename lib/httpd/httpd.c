@@ -520,6 +520,8 @@ static int start_request(struct conn *c, struct lws *wsi, httpd *h)
 
 static int append_body(struct conn *c, const void *in, size_t len)
 {
+    if (len == 0)
+        return 0; /* an empty chunk: nothing to copy (and c->body may still be NULL) */
     if (c->too_big || c->body_len + len > c->h->opts.max_body) {
         c->too_big = true;
         return 0;

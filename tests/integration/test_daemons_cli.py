@@ -6,7 +6,7 @@ import unittest
 from pkitest import Daemon, http, program, run
 
 DAEMONS = {
-    "pki-relay": 'log_level = "debug";\nhttp = {{ listen = "127.0.0.1"; port = {port}; }};\n'
+    "pki-relay": 'log_level = "debug";\nhttp = {{ listen = "127.0.0.1"; port = {port}; tls = false; }};\n'
                  'state_dir = "{state_dir}";\n',
     "iothsm-agent": 'log_level = "debug";\nhttp = {{ listen = "127.0.0.1"; port = {port}; }};\n'
                     'state_dir = "{state_dir}";\n',

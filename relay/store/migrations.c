@@ -1,0 +1,41 @@
+/* The SQLite schema, one versioned step at a time. Never edit a released step: add one. */
+#include "store/store_sqlite.h"
+
+const db_migration STORE_MIGRATIONS[] = {
+    {1, "CREATE TABLE users("
+        "  id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  pw_hash TEXT NOT NULL,"
+        "  admin INTEGER NOT NULL DEFAULT 0,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE sessions("
+        "  digest TEXT PRIMARY KEY,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  created INTEGER NOT NULL,"
+        "  expires INTEGER NOT NULL,"
+        "  last_seen INTEGER NOT NULL);"
+        "CREATE INDEX sessions_user ON sessions(user_id);"
+        "CREATE TABLE api_tokens("
+        "  id INTEGER PRIMARY KEY,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  digest TEXT NOT NULL UNIQUE,"
+        "  created INTEGER NOT NULL,"
+        "  expires INTEGER NOT NULL DEFAULT 0,"
+        "  last_used INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE audit("
+        "  id INTEGER PRIMARY KEY,"
+        "  time INTEGER NOT NULL,"
+        "  user_id INTEGER NOT NULL DEFAULT 0,"
+        "  actor TEXT NOT NULL DEFAULT '',"
+        "  action TEXT NOT NULL,"
+        "  target TEXT NOT NULL DEFAULT '',"
+        "  remote TEXT NOT NULL DEFAULT '',"
+        "  detail TEXT NOT NULL DEFAULT '{}',"
+        "  ca_id INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX audit_time ON audit(time);"
+        "CREATE INDEX audit_user ON audit(user_id, id);"},
+};
+
+const size_t STORE_MIGRATIONS_LEN = sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0];
