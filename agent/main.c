@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/status.h"
 #include "httpd/httpd.h"
 #include "log/log.h"
 #include "state/state.h"
@@ -52,6 +53,7 @@ static void tick(void *app)
 {
     (void)app;
     pki_daemon_watchdog_ping();
+    pki_status_publish();
 }
 
 /* Starts the listener on the configured certificate, or on the self-signed one. */
@@ -98,10 +100,13 @@ static int serve(const pki_config *cfg, agent_state *st)
         return 1;
     }
     pki_daemon_handle_signals(&g_stop, wake, h);
+    pki_status_init("iothsm-agent", state_dir);
     pki_daemon_notify_ready("serving");
+    pki_status_publish();
     pki_info("iothsm-agent ready");
     int rc = httpd_run(h, &g_stop);
     pki_daemon_notify_stopping();
+    pki_status_shutdown();
     pki_info("iothsm-agent stopping");
     httpd_free(h);
     webauth_free(app.auth);
