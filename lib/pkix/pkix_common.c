@@ -118,7 +118,7 @@ static void sb_escaped(struct sb *b, const char *v)
     size_t n = strlen(v);
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
-        int esc = strchr(",+\"\\<>;=", c) != NULL || (i == 0 && (c == '#' || c == ' ')) ||
+        int esc = strchr(",+\"\\<>;", c) != NULL || (i == 0 && (c == '#' || c == ' ')) ||
                   (i == n - 1 && c == ' ');
         if (esc)
             sb_add(b, "\\", 1);
