@@ -499,14 +499,19 @@ int main(int argc, char **argv)
         return 0;
     }
     parse(&o, argc - 2, argv + 2);
+    int rc = -1;
     if (!strcmp(argv[1], "cert"))
-        return cmd_cert(&o);
-    if (!strcmp(argv[1], "csr"))
-        return cmd_csr(&o);
-    if (!strcmp(argv[1], "crl"))
-        return cmd_crl(&o);
-    if (!strcmp(argv[1], "ocsp"))
-        return cmd_ocsp(&o);
+        rc = cmd_cert(&o);
+    else if (!strcmp(argv[1], "csr"))
+        rc = cmd_csr(&o);
+    else if (!strcmp(argv[1], "crl"))
+        rc = cmd_crl(&o);
+    else if (!strcmp(argv[1], "ocsp"))
+        rc = cmd_ocsp(&o);
+    for (size_t i = 0; i < o.n_policy; i++)
+        free((char *)o.policy[i].oid);
+    if (rc == 0)
+        return 0;
     die("unknown command", argv[1]);
     return 1;
 }
