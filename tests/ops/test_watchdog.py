@@ -22,7 +22,7 @@ WATCHDOG_SEC = 2.0
 SLOW = os.environ.get("PKI_SANITIZE", "").upper() in ("ON", "1", "TRUE")
 
 
-def relay_conf(state_dir, port):
+def daemon_conf(state_dir, port):
     return (f'log_level = "info";\nstate_dir = "{state_dir}";\n'
             f'http = {{ listen = "127.0.0.1"; port = {port}; }};\n')
 
@@ -38,22 +38,27 @@ def healthy(port):
     return False
 
 
-def status_cmd(conf):
-    r = subprocess.run([pkitest.program("pki-relay"), "--config", conf, "status"],
-                       capture_output=True, text=True, timeout=30)
+def status_cmd(name, conf):
+    """`pki-relay status` or `iothsmctl status`, as an administrator runs them."""
+    if name == "pki-relay":
+        cmd = [pkitest.program("pki-relay"), "--config", conf, "status"]
+    else:
+        cmd = [os.path.join(pkitest.BUILD_DIR, "tools", "iothsmctl", "iothsmctl"), "--config",
+               conf, "status"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     return r.returncode, r.stdout
 
 
-def main():
-    work = tempfile.mkdtemp(prefix="ops-watchdog-")
+def check(name):
+    work = tempfile.mkdtemp(prefix=f"ops-watchdog-{name}-")
     state = os.path.join(work, "state")
     os.makedirs(state, mode=0o700)
     port = pkitest.free_port()
-    conf = os.path.join(work, "relay.conf")
+    conf = os.path.join(work, "daemon.conf")
     with open(conf, "w") as f:
-        f.write(relay_conf(state, port))
-    log = open(os.path.join(work, "relay.log"), "wb")
-    sup = Supervisor([pkitest.program("pki-relay"), "--config", conf],
+        f.write(daemon_conf(state, port))
+    log = open(os.path.join(work, "daemon.log"), "wb")
+    sup = Supervisor([pkitest.program(name), "--config", conf],
                      watchdog_sec=WATCHDOG_SEC, restart_sec=0.5, abort_timeout=2.0, stdout=log)
     ok = False
     try:
@@ -61,7 +66,8 @@ def main():
         start_timeout = 60 if SLOW else 20
         i = sup.wait_for("ready", start_timeout)
         first_pid = sup.pid
-        sup.wait_for("status", 5, after=i)
+        # READY=1 comes with STATUS=serving; then the loop publishes the status line.
+        sup.wait_for("status", 10, after=i, pred=lambda d: d != "serving")
         assert sup.status, "an empty STATUS= line"
         print(f"READY from pid {first_pid}, STATUS={sup.status!r}")
         assert healthy(port)
@@ -73,9 +79,9 @@ def main():
         print(f"{pings} WATCHDOG=1 in {3 * WATCHDOG_SEC:.0f} s")
         assert pings >= 4, f"only {pings} watchdog pings in {3 * WATCHDOG_SEC} s"
         assert sup.count("watchdog-timeout") == 0 and sup.starts == 1, sup.events
-        rc, out = status_cmd(conf)
+        rc, out = status_cmd(name, conf)
         print(out)
-        assert rc == 0 and "pki-relay: running" in out and f"pid        {first_pid}" in out, out
+        assert rc == 0 and f"{name}: running" in out and f"pid        {first_pid}" in out, out
 
         # The loop gets stuck: no more pings, the supervisor aborts, kills and restarts it.
         stuck_at = time.monotonic()
@@ -90,17 +96,17 @@ def main():
               f"(pid {first_pid} -> {second_pid})")
         assert restarted_in < WATCHDOG_SEC + 2.0 + 0.5 + start_timeout
         assert healthy(port), "not serving after the restart"
-        rc, out = status_cmd(conf)
+        rc, out = status_cmd(name, conf)
         assert rc == 0 and f"pid        {second_pid}" in out, out
 
         # A clean stop is final (Restart=on-failure), and the status says so.
         rc = sup.stop()
-        assert rc == 0, f"pki-relay exited {rc} on SIGTERM"
+        assert rc == 0, f"{name} exited {rc} on SIGTERM"
         assert sup.starts == 2, f"{sup.starts} starts"
-        rc, out = status_cmd(conf)
+        rc, out = status_cmd(name, conf)
         assert rc == 3 and "stopped cleanly" in out, out
         ok = True
-        print("ok: READY, STATUS, watchdog pings, restart of a stuck loop, clean stop")
+        print(f"ok {name}: READY, STATUS, watchdog pings, restart of a stuck loop, clean stop")
     finally:
         if sup.proc is not None:
             sup.stop()
@@ -108,8 +114,13 @@ def main():
         if ok:
             shutil.rmtree(work, ignore_errors=True)
         else:
-            with open(os.path.join(work, "relay.log"), errors="replace") as f:
+            with open(os.path.join(work, "daemon.log"), errors="replace") as f:
                 sys.stderr.write(f.read())
+
+
+def main():
+    for name in ("pki-relay", "iothsm-agent"):
+        check(name)
 
 
 if __name__ == "__main__":
