@@ -11,6 +11,7 @@
 #include "app.h"
 #include "audit/audit.h"
 #include "config/config.h"
+#include "console/console.h"
 #include "daemon/daemon.h"
 #include "daemon/status.h"
 #include "httpd/httpd.h"
@@ -36,6 +37,9 @@ static const pki_cfg_key RELAY_SCHEMA[] = {
     {"http.max_body", PKI_CFG_INT, false, "1048576", "largest request body in bytes (413 above)"},
     {"http.public_url", PKI_CFG_STRING, false, "https://<listen>:<port>",
      "base URL users reach the relay at (set-up link, service URLs)"},
+    {"http.console_root", PKI_CFG_STRING, false, "/usr/share/pki-relay/console",
+     "folder with the web console's files (default: the installed copy, else the source tree's "
+     "webui/console)"},
     {"public_http", PKI_CFG_GROUP, false, NULL,
      "optional plain-HTTP listener for CRL, OCSP and AIA (nothing else is served there)"},
     {"public_http.listen", PKI_CFG_STRING, false, "0.0.0.0", "address"},
@@ -84,6 +88,8 @@ static void handle_request(void *arg, const httpd_request *req, httpd_response *
         api_dispatch(app, req, resp);
         return;
     }
+    if (console_handle(req, resp))
+        return;
     httpd_respond_error(resp, 404, "not_found", "no such resource: %s", req->path);
 }
 
@@ -284,6 +290,7 @@ int main(int argc, char **argv)
     }
     pki_daemon_harden();
     pki_status_init("pki-relay", state_dir);
+    console_init(pki_config_string(&cfg, "http.console_root", NULL));
 
     unsigned wd = pki_daemon_watchdog_period_ms();
     long long max_body = pki_config_int(&cfg, "http.max_body", 1048576);
