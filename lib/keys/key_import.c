@@ -189,6 +189,25 @@ static int check_pbes2(const uint8_t *der, size_t len, char *err, size_t errlen)
                      "supported, scrypt is not)");
         return -1;
     }
+    /* The iteration count comes from the input: bound it so a hostile key cannot make us
+     * spin for minutes before the password is even checked. */
+    pki_der kp;
+    pki_der_item salt, iter;
+    uint64_t n;
+    if (pki_der_enter_expect(&kdf, PKI_DER_SEQUENCE, &kp, NULL) != 0 ||
+        pki_der_expect(&kp, PKI_DER_OCTET_STRING, &salt) != 0 ||
+        pki_der_expect(&kp, PKI_DER_INTEGER, &iter) != 0 || pki_der_int_u64(&iter, &n) != 0 ||
+        n == 0) {
+        pki_key_errf(err, errlen, "malformed encrypted key: bad PBKDF2 parameters");
+        return -1;
+    }
+    if (n > PKI_PKCS8_MAX_ITERATIONS) {
+        pki_key_errf(err, errlen,
+                     "encrypted key: %llu PBKDF2 iterations is more than the %d "
+                     "accepted",
+                     (unsigned long long)n, PKI_PKCS8_MAX_ITERATIONS);
+        return -1;
+    }
     return 0;
 }
 

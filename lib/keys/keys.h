@@ -48,6 +48,8 @@ int pki_key_to_pkcs8_pem(const pki_key *k, char **pem, size_t *len);
 /* EncryptedPrivateKeyInfo (PBES2: PBKDF2-HMAC-SHA256 with PKI_PKCS8_ITERATIONS rounds and a
  * random 16-byte salt, AES-256-CBC) as DER or "ENCRYPTED PRIVATE KEY" PEM. */
 #define PKI_PKCS8_ITERATIONS 100000
+/* Import refuses encrypted keys that ask for more PBKDF2 iterations than this. */
+#define PKI_PKCS8_MAX_ITERATIONS 10000000
 int pki_key_to_encrypted_pkcs8_der(const pki_key *k, const char *password, uint8_t **der,
                                    size_t *len);
 int pki_key_to_encrypted_pkcs8_pem(const pki_key *k, const char *password, char **pem, size_t *len);

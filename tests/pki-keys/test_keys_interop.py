@@ -109,7 +109,13 @@ class TheirKeysInOurImport(TmpDirTest):
                     self.assertIn(label, self.read(f"{kind}.trad.pem"))
                     self.check_import(trad, kind, spki)  # PKCS#1 / SEC1 PEM
                     tder = self.path(f"{kind}.trad.der")
-                    openssl("pkey", "-in", src, "-traditional", "-outform", "DER", "-out", tder)
+                    if kind == "rsa":
+                        openssl("rsa", "-in", src, "-traditional", "-outform", "DER", "-out", tder)
+                    else:
+                        openssl("ec", "-in", src, "-outform", "DER", "-out", tder)
+                    parsed = openssl("asn1parse", "-inform", "DER", "-in", tder).stdout
+                    self.assertNotIn(b"rsaEncryption", parsed)  # PKCS#1 / SEC1, not PKCS#8
+                    self.assertNotIn(b"id-ecPublicKey", parsed)
                     self.check_import(tder, kind, spki)  # PKCS#1 / SEC1 DER
                 for cipher in ("aes-256-cbc", "aes-128-cbc"):
                     enc = self.path(f"{kind}.{cipher}.pem")
