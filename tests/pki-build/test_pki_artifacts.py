@@ -213,7 +213,8 @@ def one_key_type(d, kt, genargs):
     nonce = oreq.extensions.get_extension_for_class(x509.OCSPNonce).value
     nonce_hex = nonce.public_bytes().hex()
     for signer, extra, status in ((keys["int"], [], "revoked"),
-                                  (keys["resp"], ["--responder-cert", p("resp.der")], "good")):
+                                  (keys["resp"], ["--responder-cert", p("resp.der")], "good"),
+                                  (keys["int"], [], "unknown")):
         rsp = p(f"resp-{status}.ocsp")
         args = ["--reason", "1"] if status == "revoked" else []
         driver("ocsp", "--key", signer, "--issuer", p("int.der"), "--serial",
