@@ -21,7 +21,7 @@ void pki_crl_free(pki_crl *c)
 
 /* crlEntryExtensions: reasonCode and invalidityDate decoded, others checked for shape only;
  * a critical extension we do not understand makes the entry (and so the CRL) unusable. */
-static int entry_extensions(const pki_der_item *seq, pki_crl_entry *e)
+static int entry_extensions(const pki_der_item *seq, pki_crl_revoked *e)
 {
     pki_der in, ext;
     pki_der_item item, oid, crit, val, inner;
@@ -68,14 +68,14 @@ static int read_entries(pki_crl *c, const pki_der_item *list_it, char *err, size
         }
         if (c->count == cap) {
             cap = cap ? cap * 2 : 64;
-            pki_crl_entry *n = realloc(c->entries, cap * sizeof *n);
+            pki_crl_revoked *n = realloc(c->entries, cap * sizeof *n);
             if (!n) {
                 pkix_errf(err, errlen, "out of memory");
                 return -1;
             }
             c->entries = n;
         }
-        pki_crl_entry *e = &c->entries[c->count];
+        pki_crl_revoked *e = &c->entries[c->count];
         memset(e, 0, sizeof *e);
         e->reason = -1;
         if (item.tag != PKI_DER_SEQUENCE || pki_der_enter(&item, &ent) != 0 ||

@@ -28,24 +28,26 @@ typedef struct {
     size_t len;
 } pki_span;
 
-/* GeneralName (RFC 5280 4.2.1.6) as text: DNS and URI and email as written, IP addresses in
- * inet_ntop form, directoryName as an RFC 4514 string, UPN otherName as its UTF-8 value,
- * registeredID as a dotted OID; other forms are kept with empty text. */
+/* GeneralName (RFC 5280 4.2.1.6) as parsed (x509/x509.h has the builder's own, smaller
+ * pki_general_name; the names differ so both headers can be used together). As text: DNS and URI
+ * and email as written, IP addresses in inet_ntop form, directoryName as an RFC 4514 string, UPN
+ * otherName as its UTF-8 value, registeredID as a dotted OID; other forms are kept with empty text.
+ */
 typedef enum {
-    PKI_GN_OTHER = 0,
-    PKI_GN_EMAIL = 1,
-    PKI_GN_DNS = 2,
-    PKI_GN_DIRNAME = 4,
-    PKI_GN_URI = 6,
-    PKI_GN_IP = 7,
-    PKI_GN_RID = 8,
-    PKI_GN_UPN = 100, /* otherName 1.3.6.1.4.1.311.20.2.3 */
-} pki_gn_type;
+    PKIX_GN_OTHER = 0,
+    PKIX_GN_EMAIL = 1,
+    PKIX_GN_DNS = 2,
+    PKIX_GN_DIRNAME = 4,
+    PKIX_GN_URI = 6,
+    PKIX_GN_IP = 7,
+    PKIX_GN_RID = 8,
+    PKIX_GN_UPN = 100, /* otherName 1.3.6.1.4.1.311.20.2.3 */
+} pkix_gn_type;
 
 typedef struct {
-    pki_gn_type type;
+    pkix_gn_type type;
     char *text; /* NUL-terminated, owned by the containing result */
-} pki_general_name;
+} pkix_general_name;
 
 typedef struct {
     char oid[64];
@@ -53,30 +55,17 @@ typedef struct {
     pki_span value; /* extnValue contents (the DER inside the OCTET STRING) */
 } pki_extension;
 
-/* Key usage bits (RFC 5280 4.2.1.3), bit n = 1u << n. */
-enum {
-    PKI_KU_DIGITAL_SIGNATURE = 1u << 0,
-    PKI_KU_NON_REPUDIATION = 1u << 1,
-    PKI_KU_KEY_ENCIPHERMENT = 1u << 2,
-    PKI_KU_DATA_ENCIPHERMENT = 1u << 3,
-    PKI_KU_KEY_AGREEMENT = 1u << 4,
-    PKI_KU_KEY_CERT_SIGN = 1u << 5,
-    PKI_KU_CRL_SIGN = 1u << 6,
-    PKI_KU_ENCIPHER_ONLY = 1u << 7,
-    PKI_KU_DECIPHER_ONLY = 1u << 8,
-};
-
 /* Extensions, all kept raw, the common ones also decoded. Duplicate OIDs are refused. */
 typedef struct {
     size_t count;
     pki_extension *items;
     int has_basic_constraints, is_ca, path_len; /* path_len -1: absent */
     int has_key_usage;
-    uint32_t key_usage;
+    uint32_t key_usage; /* bit n = 1u << n, RFC 5280 order (as PKI_KU_* of x509/x509.h) */
     size_t n_eku;
     char (*eku)[64]; /* dotted OIDs */
     size_t n_san;
-    pki_general_name *san;
+    pkix_general_name *san;
     pki_span ski;        /* subjectKeyIdentifier octets */
     pki_span aki_key_id; /* authorityKeyIdentifier keyIdentifier octets */
 } pki_extensions;
@@ -162,7 +151,7 @@ typedef struct {
     int64_t revocation_date;
     int reason;
     int64_t invalidity_date; /* 0 when absent */
-} pki_crl_entry;
+} pki_crl_revoked;
 
 typedef struct pki_crl {
     pki_span der, tbs;
@@ -173,7 +162,7 @@ typedef struct pki_crl {
     char *issuer;
     int64_t this_update, next_update; /* next_update 0 when absent */
     size_t count;
-    pki_crl_entry *entries;
+    pki_crl_revoked *entries;
     int has_crl_number;
     pki_span crl_number; /* INTEGER magnitude */
     int is_delta;

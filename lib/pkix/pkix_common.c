@@ -208,7 +208,7 @@ static char *dup_text(const char *s)
 }
 
 /* One GeneralName to text; 0 on success, -1 malformed. */
-static int general_name(const pki_der_item *it, pki_general_name *g)
+static int general_name(const pki_der_item *it, pkix_general_name *g)
 {
     char buf[1024];
     g->text = NULL;
@@ -223,14 +223,14 @@ static int general_name(const pki_der_item *it, pki_general_name *g)
         s.tag = PKI_DER_IA5_STRING;
         if ((it->tag & 0x20) || pki_der_string(&s, buf, sizeof buf) != 0)
             return -1;
-        g->type = num == 1 ? PKI_GN_EMAIL : num == 2 ? PKI_GN_DNS : PKI_GN_URI;
+        g->type = num == 1 ? PKIX_GN_EMAIL : num == 2 ? PKIX_GN_DNS : PKIX_GN_URI;
         g->text = dup_text(buf);
         break;
     }
     case 7:
         if (it->tag & 0x20)
             return -1;
-        g->type = PKI_GN_IP;
+        g->type = PKIX_GN_IP;
         if (it->len == 4)
             inet_ntop(AF_INET, it->val, buf, sizeof buf);
         else if (it->len == 16)
@@ -245,7 +245,7 @@ static int general_name(const pki_der_item *it, pki_general_name *g)
         if (pki_der_enter(it, &in) != 0 || pki_der_expect(&in, PKI_DER_SEQUENCE, &name) != 0 ||
             !pki_der_at_end(&in))
             return -1;
-        g->type = PKI_GN_DIRNAME;
+        g->type = PKIX_GN_DIRNAME;
         g->text = pki_name_to_text(name.raw, name.raw_len);
         if (!g->text)
             return -1;
@@ -256,7 +256,7 @@ static int general_name(const pki_der_item *it, pki_general_name *g)
         o.tag = PKI_DER_OID;
         if ((it->tag & 0x20) || pki_der_oid_text(&o, buf, sizeof buf) != 0)
             return -1;
-        g->type = PKI_GN_RID;
+        g->type = PKIX_GN_RID;
         g->text = dup_text(buf);
         break;
     }
@@ -266,13 +266,13 @@ static int general_name(const pki_der_item *it, pki_general_name *g)
         if (pki_der_enter(it, &in) != 0 || pki_der_expect(&in, PKI_DER_OID, &oid) != 0 ||
             pki_der_expect(&in, PKI_DER_CTX_CONS(0), &wrap) != 0 || !pki_der_at_end(&in))
             return -1;
-        g->type = PKI_GN_OTHER;
+        g->type = PKIX_GN_OTHER;
         if (pki_der_oid_is(&oid, "1.3.6.1.4.1.311.20.2.3")) {
             pki_der_enter(&wrap, &vin);
             if (pki_der_expect(&vin, PKI_DER_UTF8_STRING, &val) != 0 || !pki_der_at_end(&vin) ||
                 pki_der_string(&val, buf, sizeof buf) != 0)
                 return -1;
-            g->type = PKI_GN_UPN;
+            g->type = PKIX_GN_UPN;
             g->text = dup_text(buf);
         } else
             g->text = dup_text("");
@@ -282,7 +282,7 @@ static int general_name(const pki_der_item *it, pki_general_name *g)
     case 5:
         if (!(it->tag & 0x20))
             return -1;
-        g->type = (pki_gn_type)num;
+        g->type = (pkix_gn_type)num;
         g->text = dup_text("");
         break;
     default:
@@ -291,7 +291,7 @@ static int general_name(const pki_der_item *it, pki_general_name *g)
     return g->text ? 0 : -1;
 }
 
-void pkix_general_names_free(pki_general_name *g, size_t n)
+void pkix_general_names_free(pkix_general_name *g, size_t n)
 {
     if (!g)
         return;
@@ -300,7 +300,7 @@ void pkix_general_names_free(pki_general_name *g, size_t n)
     free(g);
 }
 
-int pkix_general_names(const pki_der_item *seq, pki_general_name **out, size_t *n)
+int pkix_general_names(const pki_der_item *seq, pkix_general_name **out, size_t *n)
 {
     pki_der in;
     pki_der_item it;
@@ -309,12 +309,12 @@ int pkix_general_names(const pki_der_item *seq, pki_general_name **out, size_t *
     if (seq->tag != PKI_DER_SEQUENCE || pki_der_enter(seq, &in) != 0)
         return -1;
     size_t count = 0;
-    pki_general_name *g = NULL;
+    pkix_general_name *g = NULL;
     int rc;
     while ((rc = pki_der_next(&in, &it)) == 0) {
         if (count == PKI_PKIX_MAX_NAMES)
             goto fail;
-        pki_general_name *ng = realloc(g, (count + 1) * sizeof *g);
+        pkix_general_name *ng = realloc(g, (count + 1) * sizeof *g);
         if (!ng)
             goto fail;
         g = ng;

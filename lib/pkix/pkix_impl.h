@@ -17,8 +17,8 @@ int pkix_input(const uint8_t *data, size_t len, const char *const *labels, const
 int pkix_extensions_parse(const pki_der_item *seq, pki_extensions *out, char *err, size_t errlen);
 void pkix_extensions_clear(pki_extensions *e);
 /* GeneralNames (SEQUENCE OF GeneralName) to a malloc'd array. */
-int pkix_general_names(const pki_der_item *seq, pki_general_name **out, size_t *n);
-void pkix_general_names_free(pki_general_name *g, size_t n);
+int pkix_general_names(const pki_der_item *seq, pkix_general_name **out, size_t *n);
+void pkix_general_names_free(pkix_general_name *g, size_t n);
 static inline pki_span pkix_span(const uint8_t *p, size_t len)
 {
     pki_span s = {p, len};
