@@ -26,17 +26,20 @@ CLEAN_SIGNALS = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE}
 
 class Supervisor:
     def __init__(self, argv, watchdog_sec=2.0, restart_sec=0.5, abort_timeout=2.0, env=None,
-                 stdout=None):
+                 stdout=None, preexec_fn=None, sock_dir=None):
         self.argv = list(argv)
         self.watchdog_usec = int(watchdog_sec * 1_000_000)
         self.restart_sec = restart_sec
         self.abort_timeout = abort_timeout
         self.env = dict(env or os.environ)
         self.stdout = stdout
-        self.dir = tempfile.mkdtemp(prefix="supervisor-")
+        self.preexec_fn = preexec_fn  # e.g. sandbox.Sandbox(...).preexec
+        self.dir = tempfile.mkdtemp(prefix="supervisor-", dir=sock_dir)
+        os.chmod(self.dir, 0o755)  # a service running as another user must reach the socket
         self.sock_path = os.path.join(self.dir, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.sock_path)
+        os.chmod(self.sock_path, 0o666)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.settimeout(0.05)
         self.events = []
@@ -56,7 +59,8 @@ class Supervisor:
         # WATCHDOG_PID must be the service's own pid: a shell learns it and execs in place.
         argv = ["/bin/sh", "-c", 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"', "sh",
                 *self.argv]
-        self.proc = subprocess.Popen(argv, env=env, stdout=self.stdout, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.stdout, stderr=subprocess.STDOUT,
+                                     preexec_fn=self.preexec_fn)
         self.starts += 1
         self.ready = False
         self.last_ping = None
