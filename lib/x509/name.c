@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "der/der_reader.h"
 #include "x509/x509.h"
 
 typedef struct {
@@ -286,4 +287,44 @@ int pki_name_der(const pki_name *n, uint8_t **der, size_t *len)
     pki_name_write(&w, n);
     *der = pki_derw_take(&w, len);
     return *der ? 0 : -1;
+}
+
+/* One AttributeTypeAndValue into the next slot. */
+static int read_atv(pki_name *n, pki_der *set, int joined, char *err, size_t errlen)
+{
+    pki_der atv;
+    pki_der_item oid, val;
+    if (pki_der_enter_expect(set, PKI_DER_SEQUENCE, &atv, NULL) ||
+        pki_der_expect(&atv, PKI_DER_OID, &oid) || pki_der_next(&atv, &val) ||
+        !pki_der_at_end(&atv))
+        return seterr(err, errlen, "name: malformed attribute%s", "");
+    if (n->count >= PKI_NAME_MAX_ATTRS)
+        return seterr(err, errlen, "name: more than %d attributes", PKI_NAME_MAX_ATTRS);
+    pki_name_attr *a = &n->attr[n->count];
+    if (pki_der_oid_text(&oid, a->oid, sizeof a->oid))
+        return seterr(err, errlen, "name: bad attribute type%s", "");
+    if (pki_der_string(&val, a->value, sizeof a->value) || a->value[0] == 0)
+        return seterr(err, errlen, "name: attribute %s has no usable string value", a->oid);
+    a->joined = joined;
+    n->count++;
+    return 0;
+}
+
+int pki_name_from_der(pki_name *n, const uint8_t *der, size_t len, char *err, size_t errlen)
+{
+    memset(n, 0, sizeof *n);
+    pki_der d, seq, set;
+    pki_der_init(&d, der, len);
+    if (!der || pki_der_enter_expect(&d, PKI_DER_SEQUENCE, &seq, NULL) || !pki_der_at_end(&d))
+        return seterr(err, errlen, "name: not a DER Name%s", "");
+    while (!pki_der_at_end(&seq)) {
+        if (pki_der_enter_expect(&seq, PKI_DER_SET, &set, NULL) || pki_der_at_end(&set))
+            return seterr(err, errlen, "name: malformed RDN%s", "");
+        for (int joined = 0; !pki_der_at_end(&set); joined = 1) {
+            int rc = read_atv(n, &set, joined, err, errlen);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
 }

@@ -51,6 +51,10 @@ int pki_name_parse(pki_name *n, const char *text, char *err, size_t errlen);
  * too small. */
 enum { PKI_NAME_OPENSSL = 0, PKI_NAME_RFC4514 = 1 };
 int pki_name_format(const pki_name *n, int style, char *buf, size_t cap);
+/* Reads a DER Name (a CSR's subject, a CA's subject for display). Values are kept as UTF-8
+ * text; writing the result again uses our encoding choices, so to copy a name byte for byte keep
+ * its DER (pki_issuer.name_der does). */
+int pki_name_from_der(pki_name *n, const uint8_t *der, size_t len, char *err, size_t errlen);
 /* Name DER: PrintableString where it fits, else UTF8String (C, serialNumber: Printable only;
  * emailAddress, DC: IA5String). */
 void pki_name_write(pki_der_writer *w, const pki_name *n);

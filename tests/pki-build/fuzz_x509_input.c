@@ -1,6 +1,6 @@
 /* libFuzzer target for the outside input lib/x509 reads: name text (subjects from templates,
- * the REST API and the command line) and issuer certificates (pki_issuer_from_cert). The first
- * byte picks the parser. Whatever parses must also format and encode without failing. */
+ * the REST API and the command line), DER names and issuer certificates. The first byte picks
+ * the parser. Whatever parses must also format and encode without failing. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +19,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pki_issuer is;
         if (pki_issuer_from_cert(&is, data + 1, size - 1, err, sizeof err) == 0)
             pki_issuer_free(&is);
+        return 0;
+    }
+    if (data[0] & 2) { /* a DER Name: what reads must encode again */
+        pki_name n;
+        uint8_t *der;
+        size_t len;
+        if (pki_name_from_der(&n, data + 1, size - 1, err, sizeof err) == 0) {
+            if (pki_name_der(&n, &der, &len) == 0)
+                free(der);
+        }
         return 0;
     }
     char *text = malloc(size);

@@ -333,6 +333,24 @@ static void test_names(void **state)
     assert_int_equal(pki_name_parse(&n, "2.5.4.3=x\\41y", err, sizeof err), 0);
     assert_string_equal(n.attr[0].value, "xAy");
     assert_int_equal(pki_name_format(&n, PKI_NAME_RFC4514, buf, 4), -1);
+
+    /* From DER (the subject cryptography encoded) back to text, and to the same DER. */
+    pki_issuer is;
+    assert_int_equal(pki_issuer_from_cert(&is, EXP_CERT, sizeof EXP_CERT, err, sizeof err), 0);
+    assert_int_equal(pki_name_from_der(&n, is.name_der, is.name_len, err, sizeof err), 0);
+    assert_int_equal(pki_name_format(&n, PKI_NAME_OPENSSL, buf, sizeof buf), 0);
+    assert_string_equal(buf, "/C=DE/O=Example CA/CN=Test Root Gr\xc3\xbc\xc3\x9f"
+                             "e");
+    assert_int_equal(pki_name_der(&n, &der, &len), 0);
+    assert_int_equal(len, is.name_len);
+    assert_memory_equal(der, is.name_der, len);
+    free(der);
+    assert_int_equal(pki_name_from_der(&n, is.name_der, is.name_len - 1, err, sizeof err),
+                     PKI_X509_ERR_INPUT);
+    static const uint8_t empty_rdn[] = {0x30, 0x02, 0x31, 0x00};
+    assert_int_equal(pki_name_from_der(&n, empty_rdn, sizeof empty_rdn, err, sizeof err),
+                     PKI_X509_ERR_INPUT);
+    pki_issuer_free(&is);
 }
 
 /* ---- lints ---------------------------------------------------------------------------------- */
