@@ -298,12 +298,17 @@ done <"$build/install_manifest.txt"
 for prog in iothsm-agent pki-relay; do
   [ -x "$R/usr/sbin/$prog" ] || die "$prog was not installed to /usr/sbin"
 done
-if [ ! -d "$R/usr/share/iothsm/webui" ] && [ -d "$src/webui/agent" ]; then
-  # The agent's static UI, when the build does not install it itself.
-  (cd "$src/webui/agent" && find . -type f) | while read -r f; do
-    put_file "$src/webui/agent/$f" "/usr/share/iothsm/webui/${f#./}" 0644
+# The web UIs' static files, where the daemons look for them by default, unless the build
+# installs them itself.
+install_tree() { # install_tree SRC_DIR DEST_DIR
+  [ -d "$1" ] || return 0
+  if grep -q "^$R$2/" "$build/install_manifest.txt"; then return 0; fi
+  (cd "$1" && find . -type f) | while read -r f; do
+    put_file "$1/$f" "$2/${f#./}" 0644
   done
-fi
+}
+install_tree "$src/webui/agent" /usr/share/iothsm/webui
+install_tree "$src/webui/console" /usr/share/pki-relay/console
 put_file "$src/systemd/$AGENT_UNIT" "/usr/lib/systemd/system/$AGENT_UNIT" 0644
 put_file "$src/systemd/$RELAY_UNIT" "/usr/lib/systemd/system/$RELAY_UNIT" 0644
 put_file "$src/systemd/60-iothsm-pcscd.rules" /usr/share/polkit-1/rules.d/60-iothsm-pcscd.rules 0644

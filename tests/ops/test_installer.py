@@ -153,6 +153,10 @@ def check_layout(root):
         assert stat.S_IMODE(st.st_mode) == mode, f"/{rel}: mode {oct(st.st_mode)} != {oct(mode)}"
         assert st.st_uid == uid[owner] and st.st_gid == gid[group], \
             f"/{rel}: owner {st.st_uid}:{st.st_gid}, want {owner}:{group}"
+    for src, dest in (("webui/agent", "usr/share/iothsm/webui"),
+                      ("webui/console", "usr/share/pki-relay/console")):
+        if os.path.exists(os.path.join(pkitest.SOURCE_DIR, src, "index.html")):
+            assert os.path.isfile(os.path.join(root, dest, "index.html")), f"/{dest} missing"
     for key in ("etc/iothsm/credentials/master.key", "etc/pki-relay/credentials/master.key"):
         assert os.path.getsize(os.path.join(root, key)) == 32, key
     # The UI certificate is valid, for localhost, and matches its key.
@@ -271,6 +275,15 @@ def main():
         kept = {k: v for k, v in now.items() if k in state_before}
         assert kept == state_before, "--uninstall touched state:\n" + diff(state_before, kept)
         assert "iothsm" in accounts(root, "passwd")
+
+        # Installing again after --uninstall finds the kept state: no password asked (stdin
+        # is not a terminal), the old one still works.
+        if with_password:
+            rc, out = setup(root)
+            assert rc == 0, out
+            assert login_works(root, PASSWORD, uid, gid), "reinstall lost the password"
+            rc, out = setup(root, "--uninstall")
+            assert rc == 0, out
 
         # --uninstall --purge: back to exactly the seed.
         rc, out = setup(root, "--uninstall", "--purge")
