@@ -79,7 +79,8 @@ static int add_attr(pki_name *n, const char *type, const char *value, int joined
     const attr_type *t = by_name(type);
     const char *oid = t ? t->oid : type;
     uint8_t oidbuf[64];
-    if (!t && pki_derw_oid_encode(type, oidbuf, sizeof oidbuf) < 0)
+    if (!t && (strlen(type) >= sizeof n->attr[0].oid ||
+               pki_derw_oid_encode(type, oidbuf, sizeof oidbuf) < 0))
         return seterr(err, errlen, "unknown name attribute '%s'%s", type, "");
     if (!t)
         t = by_oid(oid);

@@ -329,6 +329,10 @@ static void test_names(void **state)
     assert_int_equal(pki_name_parse(&n, "/CN=", err, sizeof err), PKI_X509_ERR_INPUT);
     assert_int_equal(pki_name_parse(&n, "CN", err, sizeof err), PKI_X509_ERR_INPUT);
     assert_int_equal(pki_name_parse(&n, "CN=a\\00b", err, sizeof err), PKI_X509_ERR_INPUT);
+    /* Found by fuzz_x509_input: a dotted type longer than the OID slot was truncated. */
+    assert_int_equal(
+        pki_name_parse(&n, "1.3.6.1.4.1.311.60.2.1.31.3.6.1.4.1.311.60.2.1.3=k", err, sizeof err),
+        PKI_X509_ERR_INPUT);
     /* Dotted OIDs work as types; RFC 4514 hex escapes decode. */
     assert_int_equal(pki_name_parse(&n, "2.5.4.3=x\\41y", err, sizeof err), 0);
     assert_string_equal(n.attr[0].value, "xAy");
