@@ -7,6 +7,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/sha.h>
 
+#include "der/der_reader.h"
 #include "util/timefmt.h"
 #include "x509/x509.h"
 #include "x509/x509_impl.h"
@@ -52,9 +53,13 @@ static int check(const pki_ocsp_template *t, char *err, size_t errlen)
     for (size_t i = 0; i < t->count; i++) {
         const pki_ocsp_single *r = &t->responses[i];
         uint8_t tmp[64];
-        if (pki_derw_oid_encode(r->id.hash_oid, tmp, sizeof tmp) < 0 || r->id.hash_len == 0 ||
-            r->id.hash_len > sizeof r->id.name_hash || r->id.serial_len == 0 ||
-            r->id.serial_len > sizeof r->id.serial)
+        pki_der_item it;
+        int bad = r->id.der ? pki_der_single(r->id.der, r->id.der_len, &it) != 0 ||
+                                  it.tag != PKI_DER_SEQUENCE
+                            : pki_derw_oid_encode(r->id.hash_oid, tmp, sizeof tmp) < 0 ||
+                                  r->id.hash_len == 0 || r->id.hash_len > sizeof r->id.name_hash ||
+                                  r->id.serial_len == 0 || r->id.serial_len > sizeof r->id.serial;
+        if (bad)
             return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "OCSP response %zu: bad CertID",
                                 i);
         if (r->status != PKI_OCSP_GOOD && r->status != PKI_OCSP_REVOKED &&
@@ -76,15 +81,19 @@ static int check(const pki_ocsp_template *t, char *err, size_t errlen)
 static void write_single(pki_der_writer *w, const pki_ocsp_single *r)
 {
     pki_derw_begin(w, PKI_DER_SEQUENCE);
-    pki_derw_begin(w, PKI_DER_SEQUENCE); /* CertID, echoed */
-    pki_derw_begin(w, PKI_DER_SEQUENCE);
-    pki_derw_oid(w, r->id.hash_oid);
-    pki_derw_null(w);
-    pki_derw_end(w);
-    pki_derw_octet_string(w, r->id.name_hash, r->id.hash_len);
-    pki_derw_octet_string(w, r->id.key_hash, r->id.hash_len);
-    pki_derw_uint_be(w, PKI_DER_INTEGER, r->id.serial, r->id.serial_len);
-    pki_derw_end(w);
+    if (r->id.der) {
+        pki_derw_raw(w, r->id.der, r->id.der_len); /* the request's CertID, echoed */
+    } else {
+        pki_derw_begin(w, PKI_DER_SEQUENCE);
+        pki_derw_begin(w, PKI_DER_SEQUENCE);
+        pki_derw_oid(w, r->id.hash_oid);
+        pki_derw_null(w);
+        pki_derw_end(w);
+        pki_derw_octet_string(w, r->id.name_hash, r->id.hash_len);
+        pki_derw_octet_string(w, r->id.key_hash, r->id.hash_len);
+        pki_derw_uint_be(w, PKI_DER_INTEGER, r->id.serial, r->id.serial_len);
+        pki_derw_end(w);
+    }
     if (r->status == PKI_OCSP_GOOD) {
         pki_derw_tlv(w, PKI_DER_CTX(0), NULL, 0);
     } else if (r->status == PKI_OCSP_UNKNOWN) {
@@ -133,7 +142,9 @@ static int response_data(const pki_ocsp_template *t, pki_signer *signer, uint8_t
         pki_derw_begin(&w, PKI_DER_SEQUENCE);
         pki_derw_begin(&w, PKI_DER_SEQUENCE);
         pki_derw_oid(&w, OID_OCSP_NONCE);
+        pki_derw_begin(&w, PKI_DER_OCTET_STRING); /* extnValue: OCTET STRING (nonce) */
         pki_derw_octet_string(&w, t->nonce, t->nonce_len);
+        pki_derw_end(&w);
         pki_derw_end(&w);
         pki_derw_end(&w);
         pki_derw_end(&w);

@@ -271,8 +271,12 @@ int pki_crl_build_sync(const pki_crl_template *t, const pki_issuer *issuer, pki_
 
 typedef enum { PKI_OCSP_GOOD = 0, PKI_OCSP_REVOKED = 1, PKI_OCSP_UNKNOWN = 2 } pki_ocsp_status;
 
-/* CertID exactly as the request carried it (responders must echo it). */
+/* The CertID to answer. Responders echo the request's: set der to the CertID DER from the parsed
+ * request (pkix.h pki_ocsp_cert_id.cert_id_der) and it is written verbatim; otherwise it is
+ * composed from the fields (hash AlgorithmIdentifier with NULL parameters, as openssl sends). */
 typedef struct {
+    const uint8_t *der;
+    size_t der_len;
     char hash_oid[48]; /* "1.3.14.3.2.26" (SHA-1) or "2.16.840.1.101.3.4.2.1" (SHA-256) */
     uint8_t name_hash[64], key_hash[64];
     size_t hash_len;
@@ -297,7 +301,7 @@ typedef struct {
     int64_t produced_at;
     const pki_ocsp_single *responses;
     size_t count;
-    const uint8_t *nonce; /* the request's nonce extnValue, echoed verbatim; NULL: none */
+    const uint8_t *nonce; /* the request's nonce octets (RFC 8954); NULL: no nonce */
     size_t nonce_len;
     const uint8_t *responder_cert; /* included in certs (delegated responder); optional */
     size_t responder_cert_len;

@@ -211,7 +211,7 @@ def one_key_type(d, kt, genargs):
     run(["openssl", "ocsp", "-issuer", inter, "-cert", leaf, "-reqout", p("req.ocsp")])
     oreq = ocsp.load_der_ocsp_request(open(p("req.ocsp"), "rb").read())
     nonce = oreq.extensions.get_extension_for_class(x509.OCSPNonce).value
-    nonce_hex = nonce.public_bytes().hex()
+    nonce_hex = nonce.nonce.hex()
     for signer, extra, status in ((keys["int"], [], "revoked"),
                                   (keys["resp"], ["--responder-cert", p("resp.der")], "good"),
                                   (keys["int"], [], "unknown")):

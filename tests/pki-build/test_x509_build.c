@@ -177,14 +177,13 @@ static void test_ocsp_bytes(void **state)
     r.reason = PKI_REASON_KEY_COMPROMISE;
     r.this_update = T(2026, 1, 2, 0, 0, 0);
     r.next_update = T(2026, 1, 3, 0, 0, 0);
-    static const uint8_t nonce[] = {0x04, 0x10, '0', '1', '2', '3', '4', '5', '6',
-                                    '7',  '8',  '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+    static const uint8_t nonce[] = "0123456789abcdef";
     pki_ocsp_template t = {0};
     t.produced_at = EXP_OCSP_PRODUCED_AT;
     t.responses = &r;
     t.count = 1;
     t.nonce = nonce;
-    t.nonce_len = sizeof nonce;
+    t.nonce_len = 16;
     t.responder_cert = EXP_CERT;
     t.responder_cert_len = sizeof EXP_CERT;
     uint8_t *der;
@@ -192,6 +191,34 @@ static void test_ocsp_bytes(void **state)
     assert_int_equal(pki_ocsp_build_sync(&t, s, &der, &len, err, sizeof err), 0);
     assert_der_equal(der, len, EXP_OCSP, sizeof EXP_OCSP);
     free(der);
+    /* The same with the CertID echoed verbatim from DER (as a parsed request hands it over):
+     * SEQUENCE { SEQUENCE { sha1, NULL }, OCTET STRING nameHash, OCTET STRING keyHash, serial }. */
+    uint8_t certid[128];
+    static const uint8_t head[] = {0x30, 0x00, 0x30, 0x09, 0x06, 0x05, 0x2b,
+                                   0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00};
+    size_t o = sizeof head;
+    memcpy(certid, head, sizeof head);
+    certid[o++] = 0x04;
+    certid[o++] = 20;
+    memcpy(certid + o, r.id.name_hash, 20);
+    o += 20;
+    certid[o++] = 0x04;
+    certid[o++] = 20;
+    memcpy(certid + o, r.id.key_hash, 20);
+    o += 20;
+    certid[o++] = 0x02;
+    certid[o++] = 12;
+    memcpy(certid + o, SERIAL, 12);
+    o += 12;
+    certid[1] = (uint8_t)(o - 2);
+    memset(&r.id, 0, sizeof r.id);
+    r.id.der = certid;
+    r.id.der_len = o;
+    assert_int_equal(pki_ocsp_build_sync(&t, s, &der, &len, err, sizeof err), 0);
+    assert_der_equal(der, len, EXP_OCSP, sizeof EXP_OCSP);
+    free(der);
+    r.id.der_len = o - 1; /* not one element: refused */
+    assert_int_equal(pki_ocsp_build_sync(&t, s, &der, &len, err, sizeof err), PKI_X509_ERR_INPUT);
     /* RFC 6960 4.2.1 error statuses: SEQUENCE { ENUMERATED n }, nothing else. */
     assert_int_equal(pki_ocsp_error_response(PKI_OCSP_TRY_LATER, &der, &len), 0);
     static const uint8_t try_later[] = {0x30, 0x03, 0x0a, 0x01, 0x03};

@@ -11,7 +11,7 @@
  *   x509_driver crl  --key CA.pem --issuer CA.der [--revoke HEX[:reason[:invalidity]]]...
  *               [--random N] [--number N] [--idp URL] [--only-user] [--only-ca] --out FILE
  *   x509_driver ocsp --key RESPONDER.pem [--responder-cert R.der] --issuer CA.der
- *               --serial HEX --status good|revoked|unknown [--reason N] [--nonce HEX]
+ *               --serial HEX --status good|revoked|unknown [--reason N] [--nonce HEX-OCTETS]
  *               --out FILE
  *   x509_driver ocsp-error STATUS --out FILE
  * Times are seconds since the epoch; the clock is pki_now() (PKI_FAKE_NOW works). */
