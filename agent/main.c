@@ -1,4 +1,7 @@
 /* iothsm-agent: the YubiKey appliance daemon. */
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "state/state.h"
 #include "tlscert/tlscert.h"
 #include "webauth/webauth.h"
+#include "yubikey/yk.h"
 
 static const pki_cfg_key AGENT_SCHEMA[] = {
     {"log_level", PKI_CFG_STRING, false, "info", "error, warning, notice, info or debug"},
@@ -91,11 +95,14 @@ static int serve(const pki_config *cfg, agent_state *st)
     };
     if (!app.auth)
         return 1;
+    /* The YubiKey layer runs beside the loop; without pcscd it keeps retrying, the UI works. */
+    app.keys = yk_manager_start(pki_config_string(cfg, "yubikey.reader_filter", ""));
     unsigned wd = pki_daemon_watchdog_period_ms();
     httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
     httpd *h = httpd_new(&opts, agent_app_handle, &app);
     if (!h || add_listener(h, cfg, state_dir) != 0) {
         httpd_free(h);
+        yk_manager_stop(app.keys);
         webauth_free(app.auth);
         return 1;
     }
@@ -109,6 +116,7 @@ static int serve(const pki_config *cfg, agent_state *st)
     pki_status_shutdown();
     pki_info("iothsm-agent stopping");
     httpd_free(h);
+    yk_manager_stop(app.keys);
     webauth_free(app.auth);
     return rc == 0 ? 0 : 1;
 }
@@ -160,5 +168,6 @@ int main(int argc, char **argv)
         rc = serve(&cfg, st);
     agent_state_close(st);
     pki_config_free(&cfg);
+    wc_ecc_fp_free(); /* wolfCrypt's per-thread ECC point cache */
     return rc;
 }

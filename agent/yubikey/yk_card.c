@@ -19,6 +19,8 @@
 #define MGM_SLOT 0x9b
 #define META_DEFAULT_TAG 0x05
 #define META_RETRIES_TAG 0x06
+#define ADMIN_DATA_OBJECT 0x5fff00
+#define ADMIN_FLAG_PROTECTED_MGM 0x02
 
 static const uint8_t SLOTS[] = {0x9a, 0x9c, 0x9d, 0x9e, 0x82, 0x83, 0x84, 0x85,
                                 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d,
@@ -171,14 +173,27 @@ int ykc_touch_policy(const char *name)
     return -1;
 }
 
+/* Whether the admin data object (as ykman and yubico-piv-tool write it) says the management key
+ * is stored PIN-protected. Readable without the PIN, unlike the protected object itself. */
+static bool mgm_is_protected(ykpiv_state *yk)
+{
+    uint8_t buf[256];
+    unsigned long len = sizeof buf;
+    size_t cl = 0, fl = 0;
+    if (ykpiv_fetch_object(yk, ADMIN_DATA_OBJECT, buf, &len) != YKPIV_OK)
+        return false;
+    const uint8_t *obj = buf;
+    size_t ol = len;
+    if (len > 2 && buf[0] == 0x53 && !(obj = tlv_find(buf, len, 0x53, &ol)))
+        return false; /* some libykpiv versions hand back the 53 wrapper */
+    const uint8_t *c = tlv_find(obj, ol, 0x80, &cl);
+    const uint8_t *f = c ? tlv_find(c, cl, 0x81, &fl) : NULL;
+    return f && fl == 1 && (f[0] & ADMIN_FLAG_PROTECTED_MGM);
+}
+
 bool ykc_is_set_up(ykpiv_state *yk)
 {
-    ykpiv_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    if (ykpiv_util_get_config(yk, &cfg) != YKPIV_OK)
-        return false;
-    bool protected_mgm = cfg.mgm_type == YKPIV_CONFIG_MGM_PROTECTED;
-    explicit_bzero(&cfg, sizeof cfg);
+    bool protected_mgm = mgm_is_protected(yk);
     int pin_default = credential_is_default(yk, PIN_SLOT, NULL);
     int puk_default = credential_is_default(yk, PUK_SLOT, NULL);
     /* Without metadata the PIN-protected management key (set only by our set-up, after the
@@ -232,11 +247,7 @@ json_t *ykc_describe(ykpiv_state *yk, uint32_t serial)
                         puk_default < 0 ? json_null() : json_boolean(puk_default));
     if (puk_tries >= 0)
         json_object_set_new(d, "puk_retries", json_integer(puk_tries));
-    ykpiv_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    bool protected_mgm =
-        ykpiv_util_get_config(yk, &cfg) == YKPIV_OK && cfg.mgm_type == YKPIV_CONFIG_MGM_PROTECTED;
-    explicit_bzero(&cfg, sizeof cfg);
+    bool protected_mgm = mgm_is_protected(yk);
     json_object_set_new(d, "management_key_protected", json_boolean(protected_mgm));
     json_object_set_new(d, "set_up",
                         json_boolean(protected_mgm && pin_default != 1 && puk_default != 1));

@@ -1,5 +1,8 @@
 #include "yubikey/yk.h"
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 typedef struct job {
     yk_job_fn fn;
     void *ctx;
+    void (*after)(void *arg, bool changed); /* runs once the description is up to date */
+    void *after_arg;
     struct job *next;
 } job;
 
@@ -42,13 +47,6 @@ struct yk_manager {
     SCARDCONTEXT ctx; /* the monitor's; SCardCancel wakes it */
     bool have_ctx;
 };
-
-static bool job_run(job *j, ykpiv_state *yk, uint32_t serial)
-{
-    bool changed = j->fn(yk, serial, j->ctx);
-    free(j);
-    return changed;
-}
 
 /* Connects to the reader; a freshly inserted card may need a moment. */
 static ykpiv_state *connect_card(const char *reader)
@@ -108,10 +106,14 @@ static void *worker(void *arg)
                 d->tail = NULL;
             bool gone = d->stop || !yk;
             pthread_mutex_unlock(&m->lock);
-            bool changed = job_run(j, gone ? NULL : yk, serial);
+            bool changed = j->fn(gone ? NULL : yk, serial, j->ctx);
+            /* Re-read at once, so whoever waits sees the card as the job left it. */
+            if (changed && !gone)
+                set_info(d, ykc_describe(yk, serial));
+            if (j->after)
+                j->after(j->after_arg, changed);
+            free(j);
             pthread_mutex_lock(&m->lock);
-            if (changed)
-                d->refresh = true;
             continue;
         }
         if (d->stop)
@@ -129,6 +131,7 @@ static void *worker(void *arg)
     pthread_mutex_unlock(&m->lock);
     if (yk)
         ykpiv_done(yk);
+    wc_ecc_fp_free(); /* wolfCrypt's per-thread ECC point cache */
     return NULL;
 }
 
@@ -343,7 +346,8 @@ json_t *yk_manager_get(yk_manager *m, uint32_t serial)
     return j;
 }
 
-int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx)
+static int submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx,
+                  void (*after)(void *, bool), void *after_arg)
 {
     job *j = calloc(1, sizeof *j);
     if (!j || serial == 0) {
@@ -352,6 +356,8 @@ int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx)
     }
     j->fn = fn;
     j->ctx = ctx;
+    j->after = after;
+    j->after_arg = after_arg;
     pthread_mutex_lock(&m->lock);
     yk_device *d = m->devices;
     while (d && !(d->serial == serial && !d->stop))
@@ -372,33 +378,34 @@ int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx)
     return 0;
 }
 
+int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx)
+{
+    return submit(m, serial, fn, ctx, NULL, NULL);
+}
+
 typedef struct {
-    yk_job_fn fn;
-    void *ctx;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool done;
     bool changed;
 } sync_job;
 
-static bool sync_trampoline(ykpiv_state *yk, uint32_t serial, void *arg)
+static void sync_after(void *arg, bool changed)
 {
     sync_job *s = arg;
-    bool changed = s->fn(yk, serial, s->ctx);
     pthread_mutex_lock(&s->lock);
     s->done = true;
     s->changed = changed;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
-    return changed;
 }
 
 int yk_manager_run(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx)
 {
-    sync_job s = {.fn = fn, .ctx = ctx};
+    sync_job s = {.done = false};
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.cond, NULL);
-    int rc = yk_manager_submit(m, serial, sync_trampoline, &s);
+    int rc = submit(m, serial, fn, ctx, sync_after, &s);
     if (rc == 0) {
         pthread_mutex_lock(&s.lock);
         while (!s.done)

@@ -93,3 +93,81 @@ def expect(r, status, code=None):
     if code is not None:
         assert r.json()["error"]["code"] == code, r.body
     return r
+
+
+# ---- YubiKey helpers -------------------------------------------------------------------------
+
+import subprocess
+import tempfile
+import time
+
+PIN, PUK = "246810", "13579135"
+
+
+def wait_for(fn, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def keys(c):
+    r = c.get("/api/keys")
+    assert r.status == 200, r.body
+    return {k["serial"]: k for k in r.json()["keys"]}
+
+
+def wait_key(c, serial, present=True, timeout=20):
+    return wait_for(lambda: (serial in keys(c)) == present, timeout,
+                    f"key {serial} {'present' if present else 'absent'}")
+
+
+def set_up(c, serial, pin=PIN, puk=PUK):
+    r = c.post(f"/api/keys/{serial}/setup", {"pin": "123456", "new_pin": pin, "puk": "12345678",
+                                             "new_puk": puk})
+    assert r.status == 200, r.body
+    assert keys(c)[serial]["set_up"] is True
+
+
+def slot_of(c, serial, slot):
+    return [s for s in keys(c)[serial]["slots"] if s["slot"] == slot][0]
+
+
+def piv_tool(env, reader, *args, check=True, input=None):
+    r = subprocess.run(["yubico-piv-tool", "-r", reader, *args], env={**os.environ, **env.env},
+                       capture_output=True, text=True, timeout=120, input=input)
+    if check and r.returncode != 0:
+        raise AssertionError(f"yubico-piv-tool {args}: {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def openssl(*args, input=None, check=True):
+    r = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60, input=input)
+    if check and r.returncode != 0:
+        raise AssertionError(f"openssl {args}: {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def tmpfile(text, suffix=".pem", dir=None):
+    f = tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False, dir=dir)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+def make_template(workdir, cn="Example HSM CA", days=3650, pathlen=1, ca=True):
+    """An HSM provisioning certificate as the relay would issue it: a CA certificate whose
+    subject, extensions and validity are the template (its key is thrown away)."""
+    key = os.path.join(workdir, "tpl.key")
+    crt = os.path.join(workdir, "tpl.crt")
+    bc = f"basicConstraints=critical,CA:TRUE,pathlen:{pathlen}" if ca else "basicConstraints=critical,CA:FALSE"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", crt, "-days", str(days), "-subj", f"/C=DE/O=Example Org/CN={cn}",
+            "-addext", bc, "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext", "certificatePolicies=1.3.6.1.4.1.99999.1")
+    with open(crt) as f:
+        return f.read()
