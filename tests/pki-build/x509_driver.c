@@ -11,7 +11,8 @@
  *   x509_driver crl  --key CA.pem --issuer CA.der [--revoke HEX[:reason[:invalidity]]]...
  *               [--random N] [--number N] [--idp URL] [--only-user] [--only-ca] --out FILE
  *   x509_driver ocsp --key RESPONDER.pem [--responder-cert R.der] --issuer CA.der
- *               --serial HEX --status good|revoked|unknown [--reason N] [--nonce HEX-OCTETS]
+ *               (--serial HEX | --reqin REQUEST.der, parsed by lib/pkix and answered) --status
+ * good|revoked|unknown [--reason N] [--nonce HEX-OCTETS]
  *               --out FILE
  *   x509_driver ocsp-error STATUS --out FILE
  * Times are seconds since the epoch; the clock is pki_now() (PKI_FAKE_NOW works). */
@@ -22,6 +23,7 @@
 
 #include "der/der_reader.h"
 #include "keys/keys.h"
+#include "pkix/pkix.h"
 #include "signer/soft_signer.h"
 #include "util/encoding.h"
 #include "util/timefmt.h"
@@ -132,7 +134,7 @@ static uint32_t ku_bits(const char *list)
 
 typedef struct {
     const char *key, *issuer, *pub, *subject, *out, *alg, *idp, *serial, *nonce, *status;
-    const char *responder_cert;
+    const char *responder_cert, *reqin;
     int ca, pathlen, days, ocsp_nocheck, ct_poison, only_user, only_ca, reason;
     long random_entries;
     uint64_t number;
@@ -199,6 +201,8 @@ static void parse(opts *o, int argc, char **argv)
             o->status = v;
         else if (OPT("--reason"))
             o->reason = atoi(v);
+        else if (OPT("--reqin"))
+            o->reqin = v;
         else if (OPT("--responder-cert"))
             o->responder_cert = v;
         else if (OPT("--not-before"))
@@ -426,8 +430,8 @@ static void issuer_spki(const uint8_t *der, size_t len, const uint8_t **spki, si
 
 static int cmd_ocsp(opts *o)
 {
-    if (!o->key || !o->issuer || !o->serial || !o->status)
-        die("ocsp needs --key, --issuer, --serial and --status", NULL);
+    if (!o->key || !o->issuer || !(o->serial || o->reqin) || !o->status)
+        die("ocsp needs --key, --issuer, --serial or --reqin, and --status", NULL);
     pki_signer *signer = load_signer(o->key);
     size_t clen;
     uint8_t *ca = read_file(o->issuer, &clen);
@@ -436,13 +440,26 @@ static int cmd_ocsp(opts *o)
     const uint8_t *spki;
     size_t spki_len;
     issuer_spki(ca, clen, &spki, &spki_len);
-    uint8_t serial[32];
-    size_t serial_len = hex_bytes(o->serial, serial, sizeof serial);
     pki_ocsp_single r;
     memset(&r, 0, sizeof r);
-    if (pki_ocsp_certid_sha1(&r.id, issuer.name_der, issuer.name_len, spki, spki_len, serial,
-                             serial_len))
-        die("CertID failed", NULL);
+    pki_ocsp_request *req = NULL;
+    char err[256];
+    if (o->reqin) { /* the responder path: lib/pkix parses, lib/x509 answers */
+        size_t rlen;
+        uint8_t *rder = read_file(o->reqin, &rlen);
+        req = pki_ocsp_request_parse(rder, rlen, err, sizeof err);
+        free(rder);
+        if (!req || req->count < 1)
+            die("OCSP request", err);
+        r.id.der = req->ids[0].cert_id_der.p;
+        r.id.der_len = req->ids[0].cert_id_der.len;
+    } else {
+        uint8_t serial[32];
+        size_t serial_len = hex_bytes(o->serial, serial, sizeof serial);
+        if (pki_ocsp_certid_sha1(&r.id, issuer.name_der, issuer.name_len, spki, spki_len, serial,
+                                 serial_len))
+            die("CertID failed", NULL);
+    }
     int64_t now = pki_now();
     r.status = !strcmp(o->status, "good")      ? PKI_OCSP_GOOD
                : !strcmp(o->status, "revoked") ? PKI_OCSP_REVOKED
@@ -459,6 +476,9 @@ static int cmd_ocsp(opts *o)
     if (o->nonce) {
         t.nonce_len = hex_bytes(o->nonce, nonce, sizeof nonce);
         t.nonce = nonce;
+    } else if (req && req->has_nonce) {
+        t.nonce = req->nonce.p;
+        t.nonce_len = req->nonce.len;
     }
     uint8_t *rcert = NULL;
     if (o->responder_cert) {
@@ -466,7 +486,6 @@ static int cmd_ocsp(opts *o)
         t.responder_cert = rcert;
     }
     t.sig_alg = alg_of(o);
-    char err[256];
     uint8_t *der;
     size_t len;
     if (pki_ocsp_build_sync(&t, signer, &der, &len, err, sizeof err))
@@ -474,6 +493,7 @@ static int cmd_ocsp(opts *o)
     write_file(o->out, der, len);
     free(der);
     free(rcert);
+    pki_ocsp_request_free(req);
     free(ca);
     pki_issuer_free(&issuer);
     pki_signer_free(signer);
