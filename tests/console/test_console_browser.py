@@ -10,6 +10,10 @@ import json
 import os
 import re
 import sys
+import tempfile
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 import pkitest
 from pkitest import Daemon, http
@@ -37,8 +41,15 @@ def main():
         assert m, "no set-up link in the relay's log:\n" + relay.output()
         setup_url = m.group(1)
         result_path = os.path.join(out_dir, "result.json")
+        work = tempfile.mkdtemp(prefix="console-walk-")
+        key = os.path.join(work, "server.key")
+        pkitest.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                     "-subj", "/CN=server.example.com", "-out", os.path.join(work, "server.csr")])
+        with open(os.path.join(work, "server.csr")) as f:
+            server_csr = f.read()
         browser.run_node(os.path.join(os.path.dirname(__file__), "walk.mjs"), env={
             "RELAY_URL": relay.url, "SETUP_URL": setup_url, "RESULT_JSON": result_path,
+            "SERVER_CSR": server_csr,
         })
         with open(result_path) as f:
             result = json.load(f)
@@ -58,6 +69,70 @@ def check_after(relay, result, out_dir):
         assert want in actions, (want, actions)
     shots = sorted(f for f in os.listdir(out_dir) if f.endswith(".png"))
     assert len(shots) >= len(result["steps"]), (shots, result["steps"])
+    check_pki(relay, result, token)
+
+
+def api(relay, token, path):
+    r = http("GET", relay.url + "/api/v1" + path, headers={"Authorization": "Bearer " + token})
+    assert r.status == 200, (path, r.status, r.body)
+    return r
+
+
+def check_pki(relay, result, token):
+    work = tempfile.mkdtemp(prefix="console-check-")
+    # the intermediate made through the console chains to the root made through the console
+    root = os.path.join(work, "root.pem")
+    inter = os.path.join(work, "inter.pem")
+    with open(root, "w") as f:
+        f.write(result["root_pem"])
+    with open(inter, "w") as f:
+        f.write(result["intermediate_pem"])
+    pkitest.run(["openssl", "verify", "-x509_strict", "-CAfile", root, inter])
+    issuing = api(relay, token, f"/cas/{result['issuing_ca_id']}").json()
+    assert issuing["status"] == "active", issuing
+
+    # Submit CSR + approval with overrides: SANs replaced, 30 days
+    certs = api(relay, token, f"/cas/{result['issuing_ca_id']}/certificates?q=server.example.com").json()["certificates"]
+    assert len(certs) == 1, certs
+    pem = api(relay, token, f"/certificates/{certs[0]['id']}/download?format=pem").body
+    cert = x509.load_pem_x509_certificate(pem)
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert sorted(sans) == ["example.com", "www.example.com"], sans
+    days = (cert.not_valid_after - cert.not_valid_before).days
+    assert 29 <= days <= 31, days
+    assert certs[0]["status"] == "issued", certs[0]  # held, then taken off hold
+
+    # pre-approved request claimed with a browser-made key: the PKCS#12 opens with the password
+    p12 = result["p12_file"]
+    pw = result["p12_password"]
+    info = pkitest.run(["openssl", "pkcs12", "-info", "-in", p12, "-passin", "pass:" + pw, "-noenc"])
+    assert "BEGIN PRIVATE KEY" in info.stdout and "CN=alice" in info.stdout.replace(" = ", "="), info.stdout
+    bad = pkitest.run(["openssl", "pkcs12", "-info", "-in", p12, "-passin", "pass:wrong", "-noenc"], check=False)
+    assert bad.returncode != 0
+    with open(p12, "rb") as f:
+        key, leaf, chain = pkcs12.load_key_and_certificates(f.read(), pw.encode())
+    assert key.key_size == 2048 and key.public_key().public_numbers() == leaf.public_key().public_numbers()
+    assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "alice"
+    emails = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.RFC822Name)
+    assert emails == ["alice@example.com"], emails
+    assert any("Example Issuing CA" in c.subject.rfc4514_string() for c in chain), [c.subject for c in chain]
+
+    # the public request's key was made in the browser and saved encrypted
+    pkitest.run(["openssl", "pkey", "-in", result["public_key_file"], "-passin", "pass:bob-key-password", "-noout"])
+    nopw = pkitest.run(["openssl", "pkey", "-in", result["public_key_file"], "-passin", "pass:x", "-noout"], check=False)
+    assert nopw.returncode != 0
+
+    # the revocation made in the console is in the issuing CA's CRL
+    crl_url = issuing["urls"]["crl"]
+    r = http("GET", crl_url.replace(re.match(r"https?://[^/]+", crl_url).group(0), relay.url))
+    assert r.status == 200, (crl_url, r.status)
+    crl = x509.load_der_x509_crl(r.body)
+    serial = int(result["revoked_serial"].replace(":", ""), 16)
+    entry = crl.get_revoked_certificate_by_serial_number(serial)
+    assert entry is not None, result["revoked_serial"]
+    # and the deleted CA is gone
+    names = [c["name"] for c in api(relay, token, "/cas").json()["cas"]]
+    assert "Scratch" not in names and "Example Root" in names, names
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import { launch } from '../harness/browser/browser.mjs';
 const BASE = process.env.RELAY_URL;
 const SETUP_URL = process.env.SETUP_URL;
 const ADMIN = { name: 'admin', password: 'correct horse battery staple' };
+const P12_PASSWORD = 'claim-Passw0rd!';
 const result = { steps: [] };
 
 const s = await launch('console');
@@ -113,11 +114,301 @@ try {
     await page.getByRole('heading', { name: 'Audit Log' }).waitFor();
     await page.setViewportSize({ width: 1280, height: 860 });
   });
+
+  await walkPki();
 } catch (e) {
   await s.shot('FAILED').catch(() => {});
+  const alerts = await page.locator('[role=alert]').allInnerTexts().catch(() => []);
+  if (alerts.length) console.log('messages on the page: ' + alerts.join(' | '));
   console.log('\n' + (s.problems.length ? 'browser problems:\n  ' + s.problems.join('\n  ') + '\n' : ''));
   throw e;
 } finally {
   fs.writeFileSync(process.env.RESULT_JSON, JSON.stringify(result, null, 2));
 }
 await s.finish();
+
+// ---- the PKI guides (CAs, templates, workflows, revocation) ----
+async function selectCa(name) {
+  const sel = page.getByLabel('Active CA');
+  const value = await sel.locator('option', { hasText: name }).first().getAttribute('value');
+  await sel.selectOption(value);
+  await page.waitForFunction((v) => document.getElementById('ca-select')?.value === v, value);
+  await page.locator('main h1').first().waitFor();
+}
+async function nav(label) {
+  const main = page.getByRole('navigation', { name: 'Main' });
+  await main.getByRole('link', { name: label, exact: true }).click();
+  await page.locator('main h1').first().waitFor();
+}
+async function menu(label) {
+  await page.getByRole('button', { name: label, exact: true }).click();
+}
+async function clipboard() {
+  return page.evaluate(() => navigator.clipboard.readText());
+}
+async function saveDownload(click, name) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), click()]);
+  const file = `${s.downloads}/${name || dl.suggestedFilename()}`;
+  await dl.saveAs(file);
+  return file;
+}
+// The request just submitted: the console highlights it after Submit CSR.
+async function openRequestModal() {
+  const row = page.locator('tr.highlight');
+  await row.getByRole('button', { name: /^#\d+$/ }).click();
+  return page.getByRole('dialog');
+}
+
+async function walkPki() {
+  await step('no-ca', async () => {
+    await page.getByRole('link', { name: 'pki-relay' }).click();
+    await page.getByRole('heading', { name: 'Create your first certificate authority' }).waitFor();
+    await nav('Manage Templates'); // every CA-scoped page leads to CA creation
+    await page.getByRole('heading', { name: 'Create your first certificate authority' }).waitFor();
+  });
+
+  await step('create-root-ca', async () => {
+    await nav('Create New CA');
+    await page.getByLabel('CA name').fill('Example Root');
+    await page.getByLabel('Common name (CN) — required').fill('Example Root CA');
+    await page.getByLabel('Organization (O)').fill('Example Org');
+    await page.getByLabel('Country (C, two letters)').fill('DE');
+    await s.shot('create-root-ca-form');
+    await page.getByRole('button', { name: 'Create New CA' }).click();
+    await page.getByRole('heading', { name: 'Example Root' }).waitFor({ timeout: 60000 });
+    await page.getByText('active', { exact: true }).first().waitFor();
+    assert.match(await page.getByLabel('Active CA').locator('option:checked').innerText(), /Example Root/);
+    result.root_ca_id = Number(page.url().match(/\/cas\/(\d+)/)[1]);
+  });
+
+  await step('ca-service-urls', async () => {
+    await menu('Show CA Service URLs');
+    for (const label of ['CA certificate (DER)', 'CRL (DER)', 'OCSP responder'])
+      await page.getByRole('cell', { name: label }).waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'CRL (DER)' });
+    await row.getByRole('button', { name: 'Copy' }).click();
+    result.crl_url = await clipboard();
+    assert.match(result.crl_url, /^https?:\/\//);
+  });
+
+  await step('get-ca-certificates', async () => {
+    await menu('Get CA Certificate(s)');
+    const pemBox = page.getByLabel('CA certificate (PEM)');
+    await pemBox.waitFor();
+    assert.match(await pemBox.inputValue(), /BEGIN CERTIFICATE/);
+    result.root_pem = await pemBox.inputValue();
+  });
+
+  await step('create-intermediate-csr', async () => {
+    await nav('Create New CA');
+    await page.getByLabel('CA name').fill('Example Issuing');
+    await page.getByLabel('Common name (CN) — required').fill('Example Issuing CA');
+    await page.getByLabel('Organization (O)').fill('Example Org');
+    await page.getByLabel('CSR Only (intermediate CA signed by another CA)').check();
+    await page.getByRole('button', { name: 'Create New CA' }).click();
+    const csrBox = page.getByLabel('CSR (PEM)');
+    await csrBox.waitFor({ timeout: 60000 });
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    result.intermediate_csr = await clipboard();
+    assert.match(result.intermediate_csr, /BEGIN CERTIFICATE REQUEST/);
+    result.issuing_ca_id = Number(page.url().match(/\/cas\/(\d+)/)[1]);
+  });
+
+  await step('ca-template-from-starter', async () => {
+    await selectCa('Example Root');
+    await nav('Create Template');
+    await page.getByLabel('Certificate Authority').check();
+    assert.equal(await page.getByLabel('Template name').inputValue(), 'Certificate Authority');
+    await page.getByRole('button', { name: 'Create Template' }).click();
+    await page.getByRole('heading', { name: 'Edit Template' }).waitFor();
+    await page.getByRole('tab', { name: 'Basic Constraints' }).click();
+    assert.equal(await page.getByLabel('Certificate authority (CA: true)').isChecked(), true);
+  });
+
+  await step('submit-intermediate-csr', async () => {
+    await menu('Submit CSR');
+    await page.getByLabel('Certificate signing request (PEM)').fill(result.intermediate_csr);
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('heading', { name: 'Pending Requests' }).waitFor();
+    await page.locator('tr.highlight').waitFor();
+  });
+
+  await step('approve-intermediate', async () => {
+    const dlg = await openRequestModal();
+    await s.shot('request-modal');
+    await dlg.getByRole('button', { name: 'Approve and sign' }).click();
+    await dlg.waitFor({ state: 'detached' });
+  });
+
+  await step('copy-intermediate-certificate', async () => {
+    await nav('Issued Certificates');
+    await page.getByRole('link', { name: /Example Issuing CA/ }).first().click();
+    await page.getByLabel('Certificate (PEM)').waitFor();
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    result.intermediate_pem = await clipboard();
+    assert.match(result.intermediate_pem, /BEGIN CERTIFICATE/);
+  });
+
+  await step('import-intermediate', async () => {
+    await nav('Manage CAs');
+    await page.getByRole('link', { name: 'Example Issuing' }).click();
+    await menu('Import Signed Certificate');
+    await page.getByLabel('Signed certificate (PEM)').fill(result.intermediate_pem);
+    await page.getByRole('button', { name: 'Import Certificate' }).click();
+    await page.getByRole('button', { name: 'Get CA Certificate(s)' }).waitFor({ timeout: 30000 });
+    await selectCa('Example Issuing');
+  });
+
+  await step('template-from-starter', async () => {
+    await nav('Create Template');
+    await page.getByLabel('Client Authentication').check();
+    await page.getByLabel('Template name').fill('Clients');
+    await page.getByRole('button', { name: 'Create Template' }).click();
+    await page.getByRole('heading', { name: 'Edit Template' }).waitFor();
+    await page.getByLabel('Allow public requests').check();
+    await page.getByLabel('Description').fill('Client certificates for staff');
+    await s.shot('template-edit-general');
+    await page.getByRole('button', { name: 'Save Template' }).click();
+    await page.getByText('Template saved').waitFor();
+    await nav('Manage Templates');
+    await page.getByRole('link', { name: 'Clients' }).waitFor();
+    await page.getByRole('link', { name: 'Web Server' }).waitFor(); // made with every new CA
+  });
+
+  await step('submit-csr', async () => {
+    await page.getByRole('link', { name: 'Web Server' }).click();
+    await menu('Submit CSR');
+    await page.getByLabel('Certificate signing request (PEM)').fill(process.env.SERVER_CSR);
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('heading', { name: 'Pending Requests' }).waitFor();
+  });
+
+  await step('approve-with-override', async () => {
+    const dlg = await openRequestModal();
+    await dlg.getByText('Overrides (optional)').click();
+    await dlg.getByLabel('Subject alternative names').fill('www.example.com, example.com');
+    await dlg.getByLabel('Validity', { exact: true }).selectOption('days');
+    await dlg.getByLabel('Valid for (days from now)').fill('30');
+    await s.shot('approve-override-modal');
+    await dlg.getByRole('button', { name: 'Approve and sign' }).click();
+    await dlg.waitFor({ state: 'detached' });
+  });
+
+  await step('public-request', async () => {
+    await nav('Manage Templates');
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await menu('Public Certificate Request');
+    await page.getByRole('button', { name: 'Copy link' }).click();
+    const url = await clipboard();
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Request a certificate' }).waitFor();
+    await page.getByLabel('Fill in a form (this browser makes the key)').check();
+    await page.getByLabel('Common name (CN) — required').fill('bob');
+    await page.getByLabel('Subject alternative names').fill('bob@example.com');
+    await page.getByLabel('Password for the private key').fill('bob-key-password');
+    await page.getByLabel('Repeat the password').fill('bob-key-password');
+    result.public_key_file = await saveDownload(() => page.getByRole('button', { name: 'Submit request' }).click(), 'bob.key');
+    await page.getByRole('heading', { name: 'Request submitted' }).waitFor();
+  });
+
+  await step('bulk-approve', async () => {
+    await page.goto(BASE + '/requests');
+    await page.getByRole('checkbox', { name: /^Select request \d+$/ }).first().waitFor();
+    assert.equal(await page.getByRole('checkbox', { name: /^Select request \d+$/ }).count(), 1, 'only the public request is pending');
+    await page.getByLabel('Select all pending requests').check();
+    await page.getByRole('button', { name: 'Approve selected' }).click();
+    await page.getByText('1 request(s) approved').waitFor();
+  });
+
+  await step('preapproved-request', async () => {
+    await nav('Manage Templates');
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await menu('Create Pre-Approved Request');
+    await page.getByLabel('Common name (CN) — required').fill('alice');
+    await page.getByLabel('Organization (O)').fill('Example Org');
+    await page.getByLabel('Subject alternative names').fill('alice@example.com');
+    await page.getByRole('button', { name: 'Create the claim link' }).click();
+    await page.getByLabel('Claim link').waitFor();
+    assert.match(await page.getByLabel('Claim link').inputValue(), /\/claim#token=/);
+  });
+
+  await step('claim-with-browser-key', async () => {
+    await page.getByRole('link', { name: 'Claim now' }).click();
+    await page.getByRole('heading', { name: 'Claim your certificate' }).waitFor();
+    await page.getByLabel('Password for the PKCS#12 file').fill(P12_PASSWORD);
+    await page.getByLabel('Repeat the password').fill(P12_PASSWORD);
+    result.p12_file = await saveDownload(() => page.getByRole('button', { name: 'Claim certificate' }).click(), 'alice.p12');
+    await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor();
+    result.p12_password = P12_PASSWORD;
+  });
+
+  await step('revoke', async () => {
+    await page.goto(BASE + '/certificates');
+    await page.getByRole('link', { name: /CN\s*=\s*bob/ }).first().click();
+    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
+    const dlg = page.getByRole('dialog', { name: 'Revoke certificate' });
+    await dlg.getByLabel('Reason').selectOption('keyCompromise');
+    await dlg.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('Certificate revoked').waitFor();
+    await page.getByRole('definition').filter({ hasText: 'keyCompromise' }).waitFor();
+    result.revoked_serial = (await page.locator('dd code').first().innerText()).trim();
+  });
+
+  await step('hold', async () => {
+    await nav('Issued Certificates');
+    await page.getByRole('link', { name: /server\.example\.com/ }).first().click();
+    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
+    const dlg = page.getByRole('dialog', { name: 'Revoke certificate' });
+    await dlg.getByLabel('Reason').selectOption('certificateHold');
+    await dlg.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('Certificate put on hold').waitFor();
+    result.server_cert_id = Number(page.url().match(/\/certificates\/(\d+)/)[1]);
+  });
+
+  await step('unrevoke', async () => {
+    await page.getByRole('button', { name: 'Unrevoke (take off hold)' }).click();
+    await page.getByRole('dialog', { name: 'Unrevoke certificate' }).getByRole('button', { name: 'Unrevoke' }).click();
+    await page.getByText('Certificate taken off hold').waitFor();
+    await page.getByRole('button', { name: 'Revoke', exact: true }).waitFor();
+  });
+
+  await step('template-service-urls', async () => {
+    await nav('Manage Templates');
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await menu('Show Template Service URLs');
+    await page.getByRole('cell', { name: 'SCEP', exact: true }).waitFor();
+    await page.getByRole('cell', { name: 'Public certificate request page', exact: true }).waitFor();
+  });
+
+  await step('delete-template', async () => {
+    await nav('Create Template');
+    await page.getByLabel('Code Signing').check();
+    await page.getByLabel('Template name').fill('Unused');
+    await page.getByRole('button', { name: 'Create Template' }).click();
+    await page.getByRole('heading', { name: 'Edit Template' }).waitFor();
+    await menu('Delete');
+    await page.getByRole('button', { name: 'Delete Unused' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Delete template' });
+    await dlg.getByRole('button', { name: 'Delete template' }).click();
+    await page.getByRole('heading', { name: 'Manage Templates' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Unused' }).count(), 0);
+  });
+
+  await step('delete-ca', async () => {
+    await nav('Create New CA');
+    await page.getByLabel('CA name').fill('Scratch');
+    await page.getByLabel('Common name (CN) — required').fill('Scratch CA');
+    await page.getByRole('button', { name: 'Create New CA' }).click();
+    await page.getByRole('heading', { name: 'Scratch' }).waitFor({ timeout: 60000 });
+    await menu('Delete');
+    await page.getByRole('button', { name: 'Delete Scratch' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Delete CA' });
+    const confirm = dlg.getByRole('button', { name: 'Delete CA' });
+    assert.equal(await confirm.isDisabled(), true, 'deleting needs the typed name');
+    await dlg.getByLabel('Type “Scratch” to confirm').fill('Scratch');
+    await s.shot('delete-ca-confirm');
+    await confirm.click();
+    await page.getByRole('heading', { name: 'Manage CAs' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Scratch', exact: true }).count(), 0);
+  });
+}

@@ -2,10 +2,10 @@
 // its API has landed in the relay (docs/api.md); until then its navigation is hidden, so the
 // console never calls an endpoint the relay does not have.
 export const FEATURES = {
-  cas: false,
-  templates: false,
-  requests: false,
-  certificates: false,
+  cas: true,
+  templates: true,
+  requests: true,
+  certificates: true,
   acme: false,
   appliances: false,
 };

@@ -44,6 +44,7 @@ export function messageBox() {
       box.setAttribute('role', 'alert');
       clear(box, e && e.message ? e.message : String(e),
         e && e.code && e.code !== 'network' ? h('span', { class: 'code' }, ` (${e.code})`) : null);
+      box.scrollIntoView({ block: 'nearest' });
     },
     ok(text) {
       box.hidden = false;

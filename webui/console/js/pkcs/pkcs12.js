@@ -70,3 +70,15 @@ export async function buildPkcs12({ key, certs, password, friendlyName = '', kdf
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', macKey, authSafe));
   return seq(int(3), dataInfo(authSafe), seq(seq(algId(OID.sha256, nul()), octets(mac)), octets(macSalt), int(macIterations)));
 }
+
+// The private key alone as an EncryptedPrivateKeyInfo (PEM "ENCRYPTED PRIVATE KEY"), for
+// users who requested with a browser-made key and install the certificate themselves.
+export async function encryptPrivateKey(key, password, iterations = 600000) {
+  if (!password) throw new Error('a password is required');
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', key));
+  try {
+    return await pbes2Encrypt(password, pkcs8, iterations);
+  } finally {
+    pkcs8.fill(0);
+  }
+}

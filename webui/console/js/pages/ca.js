@@ -1,0 +1,162 @@
+// One CA and its menu (Manage CAs -> click a CA): details, Edit CA, Download/Copy CSR,
+// Import Signed Certificate, Show CA Service URLs, Get CA Certificate(s), Delete.
+import { get, post, patch, del } from '../api.js';
+import { h, clear, field, input, select, textarea, messageBox, busy, pageHead, toast, confirmDialog, modal, fmtTime } from '../ui.js';
+import { KEY_TYPES, urlList, pemBlock, statusBadge } from './common.js';
+
+const CA_URL_LABELS = {
+  certificate: 'CA certificate (DER)', chain: 'Certificate chain (PEM)', crl: 'CRL (DER)', ocsp: 'OCSP responder',
+  tsa: 'Timestamping (RFC 3161)', cps: 'Certification practice statement',
+};
+
+export async function render(ctx) {
+  const { main, params } = ctx;
+  const id = Number(params[0]);
+  const ca = await get(`/cas/${id}`);
+  const pending = ca.status === 'pending';
+  const items = [
+    ['details', 'Details'],
+    ['edit', 'Edit CA'],
+    pending || ca.has_csr ? ['csr', 'Download/Copy CSR'] : null,
+    pending ? ['import', 'Import Signed Certificate'] : null,
+    ['urls', 'Show CA Service URLs'],
+    !pending ? ['certs', 'Get CA Certificate(s)'] : null,
+    ['delete', 'Delete'],
+  ].filter(Boolean);
+  const panel = h('section', { id: 'ca-panel', 'aria-live': 'polite' });
+  const show = async (key) => {
+    for (const b of menu.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.key === key));
+    const url = new URL(location.href);
+    url.searchParams.set('show', key);
+    history.replaceState(null, '', url.pathname + url.search);
+    clear(panel);
+    const msg = messageBox();
+    panel.append(msg.el);
+    await busy(null, msg, () => PANELS[key]({ ...ctx, ca, panel, msg }));
+  };
+  const menu = h('ul', { class: 'menu', 'aria-label': `Actions for ${ca.name}` }, items.map(([key, label]) =>
+    h('li', {}, h('button', { type: 'button', class: key === 'delete' ? 'danger' : 'secondary', dataset: { key }, 'aria-pressed': 'false', 'aria-controls': 'ca-panel', onclick: () => show(key) }, label))));
+  main.append(pageHead(ca.name, statusBadge(ca.status)), menu, panel);
+  if (pending) main.insertBefore(h('p', { class: 'warning' }, 'This CA waits for its signed certificate: copy its CSR, have it signed, then import the certificate.'), menu);
+  const want = new URLSearchParams(location.search).get('show');
+  await show(items.some(([k]) => k === want) ? want : 'details');
+}
+
+const PANELS = {
+  async details({ ca, panel }) {
+    panel.append(h('div', { class: 'card' }, h('h2', {}, 'Details'), h('dl', { class: 'props' },
+      h('dt', {}, 'Subject'), h('dd', {}, ca.subject),
+      h('dt', {}, 'Status'), h('dd', {}, ca.status),
+      h('dt', {}, 'Key type'), h('dd', {}, ca.key_type),
+      h('dt', {}, 'Signature algorithm'), h('dd', {}, ca.signature_algorithm),
+      ca.not_after ? [h('dt', {}, 'Valid until'), h('dd', {}, fmtTime(ca.not_after))] : null,
+      h('dt', {}, 'CRL validity'), h('dd', {}, `${ca.crl_validity_hours} hours, remade every ${ca.crl_refresh_hours} hours`),
+      h('dt', {}, 'Created'), h('dd', {}, fmtTime(ca.created)))));
+  },
+
+  async edit({ ca, panel, msg, rerender, refreshCas }) {
+    const name = input('name', { value: ca.name, maxlength: 64 });
+    const cps = textarea('cps', { rows: 6, spellcheck: 'true' }, ca.cps || '');
+    cps.value = ca.cps || '';
+    const skt = select('service_key_type', KEY_TYPES, ca.service_key_type || 'ec-p256');
+    const crlValidity = input('crl_validity_hours', { type: 'number', min: 1, value: String(ca.crl_validity_hours), inputmode: 'numeric' });
+    const crlRefresh = input('crl_refresh_hours', { type: 'number', min: 1, value: String(ca.crl_refresh_hours), inputmode: 'numeric' });
+    const save = h('button', { type: 'submit', class: 'primary' }, 'Save changes');
+    const form = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'Edit CA'),
+      field('CA name', name),
+      field('Certification practice statement', cps, 'Served on the CA’s public CPS page.'),
+      h('fieldset', {}, h('legend', {}, 'Service certificates (OCSP, timestamping)'), field('Key type', skt)),
+      h('fieldset', {}, h('legend', {}, 'CRL'), h('div', { class: 'grid2' },
+        field('CRL validity (hours)', crlValidity), field('Regenerate every (hours)', crlRefresh, 'Must be shorter than the validity.'))),
+      h('div', { class: 'actions' }, save));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      busy(save, msg, async () => {
+        await patch(`/cas/${ca.id}`, { name: name.value.trim(), cps: cps.value, service_key_type: skt.value,
+          crl_validity_hours: Number(crlValidity.value), crl_refresh_hours: Number(crlRefresh.value) });
+        toast('CA saved');
+        await refreshCas();
+        await rerender();
+      });
+    });
+    panel.append(form);
+  },
+
+  async csr({ ca, panel }) {
+    panel.append(h('div', { class: 'card' }, h('h2', {}, 'Certificate signing request'),
+      h('p', {}, 'Copy this CSR and have it signed by the parent CA — on this relay: the parent CA’s “Certificate Authority” template, Submit CSR. Then import the signed certificate here.'),
+      await pemBlock('CSR (PEM)', `/cas/${ca.id}/csr`, `${ca.name}.csr`)));
+  },
+
+  async import({ ca, panel, msg, rerender, refreshCas }) {
+    const cert = textarea('certificate_pem', { rows: 10, placeholder: '-----BEGIN CERTIFICATE-----' });
+    const chain = textarea('chain_pem', { rows: 6, placeholder: 'Only when the relay cannot find the issuing chain itself' });
+    const submit = h('button', { type: 'submit', class: 'primary' }, 'Import Certificate');
+    const doImport = async (chainPem) => {
+      const body = { certificate_pem: cert.value.trim() };
+      if (chainPem) body.chain_pem = chainPem;
+      await post(`/cas/${ca.id}/certificate`, body);
+      toast(`${ca.name} is active`);
+      await refreshCas();
+      await rerender();
+    };
+    const form = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'Import Signed Certificate'),
+      field('Signed certificate (PEM)', cert), field('Issuing chain up to the root (PEM, optional)', chain),
+      h('div', { class: 'actions' }, submit));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (!cert.value.includes('BEGIN CERTIFICATE')) { msg.error(new Error('Paste the signed certificate in PEM form.')); cert.focus(); return; }
+      busy(submit, null, async () => {
+        msg.clear();
+        try {
+          await doImport(chain.value.trim());
+        } catch (e) {
+          if (e.code !== 'chain_incomplete') { msg.error(e); return; }
+          askChain(e, doImport);
+        }
+      });
+    });
+    panel.append(form);
+  },
+
+  async urls({ ca, panel }) {
+    panel.append(h('div', { class: 'card' }, h('h2', {}, 'CA Service URLs'),
+      h('p', {}, 'Public URLs relying parties and clients use. They need no login.'),
+      urlList(ca.urls || {}, CA_URL_LABELS)));
+  },
+
+  async certs({ ca, panel }) {
+    panel.append(h('div', { class: 'card' }, h('h2', {}, 'CA Certificate(s)'),
+      await pemBlock('CA certificate (PEM)', `/cas/${ca.id}/certificate`, `${ca.name}.pem`),
+      await pemBlock('Chain up to the root (PEM)', `/cas/${ca.id}/chain`, `${ca.name}-chain.pem`)));
+  },
+
+  async delete({ ca, panel, msg, navigate, refreshCas, selectCa }) {
+    const button = h('button', { type: 'button', class: 'danger' }, `Delete ${ca.name}`);
+    button.addEventListener('click', async () => {
+      const ok = await confirmDialog({ title: 'Delete CA', typeName: ca.name, action: 'Delete CA',
+        text: `Deleting ${ca.name} removes its templates, requests and certificates. This cannot be undone.` });
+      if (!ok) return;
+      await busy(button, msg, async () => {
+        await del(`/cas/${ca.id}?confirm=${encodeURIComponent(ca.name)}`);
+        selectCa(null);
+        await refreshCas();
+        toast(`CA ${ca.name} deleted`);
+        navigate('/cas');
+      });
+    });
+    panel.append(h('div', { class: 'card' }, h('h2', {}, 'Delete CA'),
+      h('p', {}, 'This removes the CA, its key, its templates, requests and issued certificates. It cannot be undone.'), button));
+  },
+};
+
+function askChain(err, doImport) {
+  const msg = messageBox();
+  const chain = textarea('chain_pem_modal', { rows: 10, placeholder: '-----BEGIN CERTIFICATE-----' });
+  const ok = h('button', { type: 'button', class: 'primary' }, 'Import Certificate');
+  const dlg = modal('The certificate chain is needed', h('div', {},
+    h('p', {}, err.message), h('p', {}, 'Paste every certificate above this CA — the intermediates and the root — in PEM.'),
+    msg.el, field('Chain (PEM)', chain)), [ok]);
+  ok.addEventListener('click', () => busy(ok, msg, async () => { await doImport(chain.value.trim()); dlg.close(); }));
+  chain.focus();
+}
