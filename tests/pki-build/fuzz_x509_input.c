@@ -1,11 +1,12 @@
 /* libFuzzer target for the outside input lib/x509 reads: name text (subjects from templates,
- * the REST API and the command line), DER names and issuer certificates. The first byte picks
- * the parser. Whatever parses must also format and encode without failing. */
+ * the REST API and the command line), DER names, subjectAltName values and issuer certificates. The
+ * first byte picks the parser. Whatever parses must also format and encode without failing. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "der/der_reader.h"
 #include "x509/x509.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,6 +20,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pki_issuer is;
         if (pki_issuer_from_cert(&is, data + 1, size - 1, err, sizeof err) == 0)
             pki_issuer_free(&is);
+        return 0;
+    }
+    if (data[0] & 4) { /* subjectAltName values: checked names always encode to one element */
+        char *v = malloc(size);
+        if (!v)
+            return 0;
+        memcpy(v, data + 1, size - 1);
+        v[size - 1] = 0;
+        pki_general_name gn = {(pki_gn_type)(1 + (data[0] >> 3) % 5), v};
+        pki_exts e;
+        pki_exts_init(&e);
+        if (pki_exts_add_san(&e, &gn, 1, 0) == 0) {
+            pki_der_item it;
+            if (e.count != 1 || pki_der_single(e.v[0].value, e.v[0].len, &it))
+                abort();
+        } else if (!pki_exts_error(&e)) {
+            abort(); /* a refusal always says why */
+        }
+        pki_exts_free(&e);
+        free(v);
         return 0;
     }
     if (data[0] & 2) { /* a DER Name: what reads must encode again */
