@@ -101,6 +101,11 @@ def check_pki(relay, result, token):
     days = (cert.not_valid_after - cert.not_valid_before).days
     assert 29 <= days <= 31, days
     assert certs[0]["status"] == "issued", certs[0]  # held, then taken off hold
+    # the console's downloads: DER is the same certificate, PKCS#7 holds it with its chain
+    with open(result["server_der"], "rb") as f:
+        assert x509.load_der_x509_certificate(f.read()) == cert
+    p7 = pkitest.run(["openssl", "pkcs7", "-inform", "DER", "-in", result["server_p7"], "-print_certs", "-noout"])
+    assert "server.example.com" in p7.stdout and "Example Issuing CA" in p7.stdout and "Example Root CA" in p7.stdout, p7.stdout
 
     # pre-approved request claimed with a browser-made key: the PKCS#12 opens with the password
     p12 = result["p12_file"]
@@ -130,6 +135,9 @@ def check_pki(relay, result, token):
     serial = int(result["revoked_serial"].replace(":", ""), 16)
     entry = crl.get_revoked_certificate_by_serial_number(serial)
     assert entry is not None, result["revoked_serial"]
+    # the EAB credential made in the console exists (its HMAC key is never listed again)
+    creds = api(relay, token, "/acme/eab").json()["credentials"]
+    assert [c["key_id"] for c in creds] == [result["eab_kid"]] and "hmac_key" not in creds[0], creds
     # and the deleted CA is gone
     names = [c["name"] for c in api(relay, token, "/cas").json()["cas"]]
     assert "Scratch" not in names and "Example Root" in names, names

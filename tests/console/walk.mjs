@@ -357,6 +357,8 @@ async function walkPki() {
   await step('hold', async () => {
     await nav('Issued Certificates');
     await page.getByRole('link', { name: /server\.example\.com/ }).first().click();
+    result.server_p7 = await saveDownload(() => page.getByRole('button', { name: 'Download PKCS#7' }).click(), 'server.p7b');
+    result.server_der = await saveDownload(() => page.getByRole('button', { name: 'Download DER' }).click(), 'server.cer');
     await page.getByRole('button', { name: 'Revoke', exact: true }).click();
     const dlg = page.getByRole('dialog', { name: 'Revoke certificate' });
     await dlg.getByLabel('Reason').selectOption('certificateHold');
@@ -378,6 +380,22 @@ async function walkPki() {
     await menu('Show Template Service URLs');
     await page.getByRole('cell', { name: 'SCEP', exact: true }).waitFor();
     await page.getByRole('cell', { name: 'Public certificate request page', exact: true }).waitFor();
+  });
+
+  await step('acme-policy-and-eab', async () => {
+    await nav('Policies and EAB');
+    await page.getByLabel('Policy name').fill('web servers');
+    await page.getByLabel('Template', { exact: true }).selectOption({ label: 'Web Server' });
+    await page.getByLabel('Pre-approved domains (no challenge)').fill('*.example.com');
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('cell', { name: 'web servers', exact: true }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('ci-runner');
+    await page.getByRole('button', { name: 'Create EAB credential' }).click();
+    const hmac = page.getByLabel('EAB HMAC key');
+    await hmac.waitFor();
+    result.eab_kid = await page.getByLabel('EAB key ID').inputValue();
+    assert.ok((await hmac.inputValue()).length >= 32);
+    await page.getByRole('cell', { name: 'ci-runner', exact: true }).waitFor();
   });
 
   await step('delete-template', async () => {

@@ -6,6 +6,6 @@ export const FEATURES = {
   templates: true,
   requests: true,
   certificates: true,
-  acme: false,
+  acme: true,
   appliances: false,
 };

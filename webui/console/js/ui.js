@@ -144,7 +144,7 @@ export function textBlock(label, text, fileName) {
   const id = newId('tb');
   return h('div', { class: 'textblock' },
     h('label', { for: id }, label),
-    h('textarea', { id, readOnly: true, rows: Math.min(14, text.split('\n').length + 1), spellcheck: 'false' }, text),
+    h('textarea', { id, readOnly: true, rows: Math.min(14, Math.max(text.split('\n').length, Math.ceil(text.length / 80)) + 1), spellcheck: 'false' }, text),
     h('div', { class: 'actions' }, copyButton(text),
       fileName ? h('button', { type: 'button', class: 'secondary', onclick: () => download(fileName, text, 'application/x-pem-file') }, 'Download') : null));
 }

@@ -16,7 +16,7 @@ export async function render(ctx) {
   const dl = (format, name, type) => h('button', { type: 'button', class: 'secondary', onclick: (ev) => busy(ev.target, msg, async () => {
     const res = await api('GET', `/certificates/${c.id}/download?format=${format}`, undefined, { raw: true });
     download(name, await res.blob(), type);
-  }) }, `Download ${format === 'p7' ? 'PKCS#7' : format.toUpperCase()}`);
+  }) }, `Download ${{ pem: 'PEM', der: 'DER', chain: 'chain (PEM)', p7: 'PKCS#7' }[format]}`);
   const status = c.status === 'on_hold' ? 'hold' : c.status;
   const actions = [];
   if (c.status === 'issued' || c.status === 'on_hold') {
@@ -40,7 +40,7 @@ export async function render(ctx) {
       h('dt', {}, 'Status'), h('dd', {}, status),
       c.revoked_at ? [h('dt', {}, 'Revoked'), h('dd', {}, `${fmtTime(c.revoked_at)} (${c.revocation_reason})`)] : null,
       c.request_id ? [h('dt', {}, 'Request'), h('dd', {}, `#${c.request_id}`)] : null)),
-    actions.length ? h('div', { class: 'actions' }, actions) : null,
+    h('div', { class: 'actions', hidden: !actions.length }, actions),
     h('div', { class: 'card' }, h('h2', {}, 'Certificate'),
       c.pem ? textBlock('Certificate (PEM)', c.pem) : null,
       h('div', { class: 'actions' }, dl('pem', `${base}.pem`, 'application/x-pem-file'), dl('der', `${base}.cer`, 'application/pkix-cert'),
