@@ -22,6 +22,7 @@ The module is also a tiny PC/SC client (ctypes on libpcsclite) run in a subproce
 libpcsclite reads PCSCLITE_CSOCK_NAME only once per process:
   python3 pivsim.py wait READER present|absent TIMEOUT
   python3 pivsim.py apdu READER HEX [HEX…]     (prints one response per line, in hex)
+  python3 pivsim.py session READER             (the same, one APDU per line on stdin)
 """
 
 import ctypes
@@ -246,7 +247,7 @@ class PcscEnv:
             self._terminate(self._pcscd)
         for i in range(len(self._sims)):
             log = self._log("piv-sim-%d.log" % i)
-            if "ERROR: AddressSanitizer" in log or "runtime error:" in log:
+            if "ERROR: AddressSanitizer" in log or "ERROR: LeakSanitizer" in log or "runtime error:" in log:
                 problems.append("sanitizer report in piv-sim-%d.log:\n%s" % (i, log[-4000:]))
         self._sims = []
         self._pcscd = None
@@ -322,7 +323,18 @@ class PcscEnv:
         returns the responses as bytes (data + SW)."""
         hexes = [a.hex() if isinstance(a, (bytes, bytearray)) else a for a in apdus]
         out = self._client("apdu", self.readers[i], *hexes)
-        return [bytes.fromhex(line) for line in out.split()]
+        lines = out.splitlines()
+        if any(line.startswith("error") for line in lines):
+            raise PcscEnvError("transmit failed: %s" % out)
+        return [bytes.fromhex(line) for line in lines]
+
+    def session(self, i):
+        """An open PC/SC connection to key i for raw APDUs, for exchanges that depend on earlier
+        answers (challenge-response):
+            with env.session(0) as s:
+                resp = s.transmit(bytes.fromhex("00a4040005a000000308"))   # data + SW
+        """
+        return _Session(self, _reader_name(i))
 
     def _client(self, *args):
         env = dict(os.environ)
@@ -340,6 +352,39 @@ class PcscEnv:
                 return f.read()
         except OSError:
             return ""
+
+
+class _Session:
+    def __init__(self, env, reader):
+        e = dict(os.environ)
+        e.update(env.env)
+        self._p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "session", reader],
+                                   env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def transmit(self, apdu):
+        self._p.stdin.write(bytes(apdu).hex() + "\n")
+        self._p.stdin.flush()
+        line = self._p.stdout.readline().strip()
+        if not line or line.startswith("error"):
+            raise PcscEnvError("transmit failed: %s" % (line or "session ended"))
+        return bytes.fromhex(line)
+
+    def close(self):
+        if self._p.poll() is None:
+            self._p.stdin.close()
+            try:
+                self._p.wait(10)
+            except subprocess.TimeoutExpired:
+                self._p.kill()
+                self._p.wait()
+        self._p.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 # -- PC/SC client (subprocess side) ----------------------------------------------------------
@@ -405,20 +450,22 @@ def _client_wait(lib, ctx, reader, want, timeout):
             raise SystemExit("reader %r not %s after %ss" % (reader, want, timeout))
 
 
-def _client_apdu(lib, ctx, reader, apdus):
+def _client_apdu(lib, ctx, reader, apdus, interactive=False):
     card = ctypes.c_long()
     proto = ctypes.c_ulong()
     _check(lib.SCardConnect(ctx, reader.encode(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1,
                             ctypes.byref(card), ctypes.byref(proto)), "SCardConnect")
     pci = _IoRequest(SCARD_PROTOCOL_T1, ctypes.sizeof(_IoRequest))
     try:
-        for h in apdus:
-            cmd = bytes.fromhex(h)
+        for h in (sys.stdin if interactive else apdus):
+            cmd = bytes.fromhex(h.strip())
             buf = ctypes.create_string_buffer(65538)
             n = ctypes.c_ulong(len(buf))
-            _check(lib.SCardTransmit(card, ctypes.byref(pci), cmd, len(cmd), None, buf,
-                                     ctypes.byref(n)), "SCardTransmit")
-            print(buf.raw[:n.value].hex())
+            rc = lib.SCardTransmit(card, ctypes.byref(pci), cmd, len(cmd), None, buf, ctypes.byref(n))
+            if rc != 0:
+                print("error 0x%08X" % (rc & 0xFFFFFFFF), flush=True)
+                continue
+            print(buf.raw[:n.value].hex(), flush=True)
     finally:
         lib.SCardDisconnect(card, SCARD_LEAVE_CARD)
 
@@ -432,6 +479,8 @@ def _client_main(argv):
             _client_wait(lib, ctx, argv[1], argv[2], argv[3])
         elif argv[0] == "apdu":
             _client_apdu(lib, ctx, argv[1], argv[2:])
+        elif argv[0] == "session":
+            _client_apdu(lib, ctx, argv[1], [], interactive=True)
         else:
             raise SystemExit("unknown command " + argv[0])
     finally:

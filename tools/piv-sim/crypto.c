@@ -277,11 +277,12 @@ int key_rsa_private(uint8_t algo, const uint8_t *der, size_t der_len, const uint
     memcpy(inc, in, in_len); /* wc_RsaDirect takes a non-const input */
     int rc = wc_RsaDirect(inc, (word32)in_len, tmp, &ol, &k, RSA_PRIVATE_DECRYPT, &rng);
     wc_FreeRsaKey(&k);
-    if (rc <= 0) {
+    if (rc <= 0 || (size_t)rc > in_len) {
         return -1;
     }
+    ol = (word32)rc; /* wc_RsaDirect returns the length; outSz is only the capacity */
     /* Left-pad to the modulus length, as the card returns fixed-size blocks. */
-    size_t pad = in_len > ol ? in_len - ol : 0;
+    size_t pad = in_len - ol;
     static const uint8_t zero[512] = {0};
     buf_put(out, zero, pad);
     buf_put(out, tmp, ol);
@@ -374,13 +375,20 @@ int key_import_rsa(uint8_t algo, const uint8_t *const parts[5], const size_t len
         ok = wc_RsaSetRNG(&k, &rng) == 0;
     }
     if (ok) {
-        uint8_t probe[512] = {0}, s[512], back[512];
+        uint8_t probe[512] = {0}, s[512] = {0}, back[512] = {0};
         word32 sl = sizeof(s), bl = sizeof(back);
         size_t ml = algo_size(algo);
-        ok = crypto_random(probe + 1, ml - 1) == 0 &&
-             wc_RsaDirect(probe, (word32)ml, s, &sl, &k, RSA_PRIVATE_DECRYPT, &rng) > 0 &&
-             wc_RsaDirect(s, sl, back, &bl, &k, RSA_PUBLIC_ENCRYPT, &rng) > 0 && bl == ml &&
-             memcmp(back, probe, ml) == 0;
+        int sn = -1, bn = -1;
+        if (crypto_random(probe + 1, ml - 1) == 0) {
+            sn = wc_RsaDirect(probe, (word32)ml, s, &sl, &k, RSA_PRIVATE_DECRYPT, &rng);
+        }
+        if (sn > 0) {
+            bn = wc_RsaDirect(s, (word32)sn, back, &bl, &k, RSA_PUBLIC_ENCRYPT, &rng);
+        }
+        /* the round trip may drop leading zero bytes of the probe */
+        ok = bn > 0 && (size_t)bn <= ml &&
+             memcmp(back, probe + (ml - (size_t)bn), (size_t)bn) == 0 &&
+             (ml == (size_t)bn || probe[0] == 0);
     }
     if (ok) {
         n = wc_RsaKeyToDer(&k, tmp, sizeof(tmp));
