@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "der/der_reader.h"
 #include "x509/x509.h"
 #include "x509/x509_impl.h"
 
@@ -9,6 +10,21 @@ void pki_cert_template_init(pki_cert_template *t)
 {
     memset(t, 0, sizeof *t);
     t->path_len = -1;
+}
+
+static void write_subject(pki_der_writer *w, const pki_cert_template *t)
+{
+    if (t->subject_der)
+        pki_derw_raw(w, t->subject_der, t->subject_der_len);
+    else
+        pki_name_write(w, &t->subject);
+}
+
+int pki_x509_subject_empty(const pki_cert_template *t)
+{
+    if (t->subject_der) /* an empty Name is 30 00 */
+        return t->subject_der_len <= 2;
+    return t->subject.count == 0;
 }
 
 /* The extensions a template asks for, in a fixed order, then the extra ones. */
@@ -30,7 +46,7 @@ static int template_exts(const pki_cert_template *t, const pki_issuer *issuer,
         pki_exts_add_aki(e, ski, 20);
     /* RFC 5280 4.2.1.6: critical when the subject is empty. */
     if (t->san_count)
-        pki_exts_add_san(e, t->san, t->san_count, t->subject.count == 0);
+        pki_exts_add_san(e, t->san, t->san_count, pki_x509_subject_empty(t));
     if (t->ocsp_url_count + t->ca_issuer_url_count)
         pki_exts_add_aia(e, t->ocsp_urls, t->ocsp_url_count, t->ca_issuer_urls,
                          t->ca_issuer_url_count);
@@ -62,6 +78,10 @@ int pki_cert_tbs(const pki_cert_template *t, const pki_issuer *issuer, pki_sig_a
     if (!t->spki || pki_key_id_from_spki(t->spki, t->spki_len, ski))
         return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT,
                             "subject public key: not a SubjectPublicKeyInfo");
+    pki_der_item it;
+    if (t->subject_der &&
+        (pki_der_single(t->subject_der, t->subject_der_len, &it) || it.tag != PKI_DER_SEQUENCE))
+        return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "subject: not a DER Name");
     int rc = pki_cert_lint(t, issuer, err, errlen);
     if (rc)
         return rc;
@@ -89,12 +109,12 @@ int pki_cert_tbs(const pki_cert_template *t, const pki_issuer *issuer, pki_sig_a
     if (issuer)
         pki_derw_raw(&w, issuer->name_der, issuer->name_len);
     else
-        pki_name_write(&w, &t->subject);
+        write_subject(&w, t);
     pki_derw_begin(&w, PKI_DER_SEQUENCE);
     pki_derw_time(&w, t->not_before);
     pki_derw_time(&w, t->not_after);
     pki_derw_end(&w);
-    pki_name_write(&w, &t->subject);
+    write_subject(&w, t);
     pki_derw_raw(&w, t->spki, t->spki_len);
     pki_derw_begin(&w, PKI_DER_CTX_CONS(3));
     pki_exts_write(&w, &exts);

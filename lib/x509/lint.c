@@ -77,7 +77,7 @@ int pki_cert_lint(const pki_cert_template *t, const pki_issuer *issuer, char *er
         LINT("ca.key_usage", "a CA certificate needs keyUsage keyCertSign");
     if (!t->is_ca && (t->key_usage & (PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN)))
         LINT("leaf.key_usage", "keyCertSign/cRLSign need basicConstraints cA");
-    if (t->subject.count == 0 && t->san_count == 0)
+    if (pki_x509_subject_empty(t) && t->san_count == 0)
         LINT("subject.empty", "an empty subject needs a subjectAltName");
     char gerr[160];
     for (size_t i = 0; i < t->san_count; i++)

@@ -171,6 +171,8 @@ typedef struct {
     const uint8_t *serial; /* big-endian magnitude; NULL: pki_serial_random() */
     size_t serial_len;
     pki_name subject;
+    const uint8_t *subject_der; /* instead of subject: a Name DER written byte for byte */
+    size_t subject_der_len;
     int64_t not_before, not_after;
     const uint8_t *spki; /* the subject's SubjectPublicKeyInfo DER */
     size_t spki_len;

@@ -33,6 +33,9 @@ int pki_x509_sign_sync(uint8_t *tbs, size_t tbs_len, pki_sig_alg alg, pki_signer
                        pki_x509_assemble_fn assemble, void *extra, void (*extra_free)(void *),
                        uint8_t **der, size_t *len, char *err, size_t errlen);
 
+/* Whether the template's subject (pki_name or DER) is empty. */
+int pki_x509_subject_empty(const pki_cert_template *t);
+
 int pki_x509_err(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

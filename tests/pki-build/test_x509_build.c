@@ -104,6 +104,20 @@ static void test_certificate_bytes(void **state)
     assert_int_equal(rc, 0);
     assert_der_equal(der, len, EXP_CERT, sizeof EXP_CERT);
     free(der);
+    /* The subject given as DER instead gives the same certificate. */
+    uint8_t *name;
+    size_t name_len;
+    assert_int_equal(pki_name_der(&t.subject, &name, &name_len), 0);
+    memset(&t.subject, 0, sizeof t.subject);
+    t.subject_der = name;
+    t.subject_der_len = name_len;
+    assert_int_equal(pki_cert_build_sync(&t, NULL, s, &der, &len, err, sizeof err), 0);
+    assert_der_equal(der, len, EXP_CERT, sizeof EXP_CERT);
+    free(der);
+    t.subject_der_len = name_len - 1;
+    assert_int_equal(pki_cert_build_sync(&t, NULL, s, &der, &len, err, sizeof err),
+                     PKI_X509_ERR_INPUT);
+    free(name);
     pki_signer_free(s);
 }
 
