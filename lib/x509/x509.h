@@ -7,7 +7,10 @@
  * keys), perhaps later on another thread (an HSM behind the link). It returns 0 when done will be
  * called, or a negative PKI_X509_ERR_* / pki_sign_status with a message in err when it refused at
  * once (done is then not called). The *_sync wrappers block (pki_signer_sign_sync) and hand back
- * malloc'd DER. */
+ * malloc'd DER.
+ *
+ * Unless said otherwise, functions return 0 on success or a negative PKI_X509_ERR_* /
+ * pki_sign_status with a message in err (err may be NULL). */
 #ifndef PKI_X509_H
 #define PKI_X509_H
 
@@ -158,7 +161,7 @@ typedef struct {
     uint32_t key_usage;
 } pki_issuer;
 
-/* Reads the issuer fields from a CA certificate (DER). Returns 0 or -1 with err. */
+/* Reads the issuer fields from a CA certificate (DER). */
 int pki_issuer_from_cert(pki_issuer *is, const uint8_t *der, size_t len, char *err, size_t errlen);
 void pki_issuer_free(pki_issuer *is);
 
