@@ -307,6 +307,7 @@ async function walkPki() {
     await page.getByLabel('Subject alternative names').fill('bob@example.com');
     await page.getByLabel('Password for the private key').fill('bob-key-password');
     await page.getByLabel('Repeat the password').fill('bob-key-password');
+    await s.shot('public-request-form');
     result.public_key_file = await saveDownload(() => page.getByRole('button', { name: 'Submit request' }).click(), 'bob.key');
     await page.getByRole('heading', { name: 'Request submitted' }).waitFor();
   });
@@ -337,6 +338,7 @@ async function walkPki() {
     await page.getByRole('heading', { name: 'Claim your certificate' }).waitFor();
     await page.getByLabel('Password for the PKCS#12 file').fill(P12_PASSWORD);
     await page.getByLabel('Repeat the password').fill(P12_PASSWORD);
+    await s.shot('claim-form');
     result.p12_file = await saveDownload(() => page.getByRole('button', { name: 'Claim certificate' }).click(), 'alice.p12');
     await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor();
     result.p12_password = P12_PASSWORD;
