@@ -76,7 +76,7 @@ def one_key_type(d, kt, genargs):
     p = lambda name: os.path.join(d, f"{kt}-{name}")  # noqa: E731
 
     driver("cert", "--key", keys["root"], "--subject", f"/C=DE/O=Example/CN=Root {kt}", "--ca",
-           "--ku", "keyCertSign,cRLSign", "--days", "3650", *alg_args, "--out", p("root.der"))
+           "--ku", "keyCertSign,cRLSign", "--days", "15000", *alg_args, "--out", p("root.der"))
     driver("cert", "--key", keys["root"], "--issuer", p("root.der"), "--pub", keys["int"],
            "--subject", f"/C=DE/O=Example/OU=Issuing/CN=Issuing {kt}", "--ca", "--pathlen", "0",
            "--ku", "keyCertSign,cRLSign,digitalSignature", "--days", "365",
@@ -119,6 +119,12 @@ def one_key_type(d, kt, genargs):
     # python3-cryptography: the fields we asked for, and the signatures.
     rc, ic, lc = (x509.load_der_x509_certificate(open(p(n + ".der"), "rb").read())
                   for n in ("root", "int", "leaf"))
+    # The root outlives 2049: its notAfter must be GeneralizedTime (RFC 5280 4.1.2.5), the
+    # others' UTCTime; openssl prints the raw tag.
+    parsed = run(["openssl", "asn1parse", "-in", root]).stdout
+    assert "GENERALIZEDTIME" in parsed and "UTCTIME" in parsed, parsed
+    assert "GENERALIZEDTIME" not in run(["openssl", "asn1parse", "-in", leaf]).stdout
+    assert rc.not_valid_after.year > 2050
     check_cert_sig(rc, rc, pss)
     check_cert_sig(ic, rc, pss)
     check_cert_sig(lc, ic, pss)
