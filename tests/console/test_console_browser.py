@@ -88,6 +88,8 @@ def check_pki(relay, result, token):
     with open(inter, "w") as f:
         f.write(result["intermediate_pem"])
     pkitest.run(["openssl", "verify", "-x509_strict", "-CAfile", root, inter])
+    root_ca = api(relay, token, f"/cas/{result['root_ca_id']}").json()
+    assert root_ca["cps"] == result["cps_text"] and root_ca["crl_validity_hours"] == 48, root_ca
     issuing = api(relay, token, f"/cas/{result['issuing_ca_id']}").json()
     assert issuing["status"] == "active", issuing
 

@@ -8,7 +8,8 @@ const BASE = process.env.RELAY_URL;
 const SETUP_URL = process.env.SETUP_URL;
 const ADMIN = { name: 'admin', password: 'correct horse battery staple' };
 const P12_PASSWORD = 'claim-Passw0rd!';
-const result = { steps: [] };
+const CPS_TEXT = 'Example Root CA practice statement: certificates for example.com only.';
+const result = { steps: [], cps_text: CPS_TEXT };
 
 const s = await launch('console');
 const { page } = s;
@@ -197,6 +198,17 @@ async function walkPki() {
     await pemBox.waitFor();
     assert.match(await pemBox.inputValue(), /BEGIN CERTIFICATE/);
     result.root_pem = await pemBox.inputValue();
+  });
+
+  await step('edit-ca', async () => {
+    await menu('Edit CA');
+    await page.getByLabel('Certification practice statement').fill(CPS_TEXT);
+    await page.getByLabel('CRL validity (hours)').fill('48');
+    await page.getByLabel('Regenerate every (hours)').fill('12');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('CA saved').waitFor();
+    await menu('Details');
+    await page.getByText('48 hours, remade every 12 hours').waitFor();
   });
 
   await step('create-intermediate-csr', async () => {

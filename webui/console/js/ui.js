@@ -57,9 +57,10 @@ export function messageBox() {
 }
 
 export function toast(text, kind = 'ok') {
+  // One toast at a time: the newest message replaces the previous one.
   const t = h('div', { class: `toast ${kind}` }, text);
-  document.getElementById('toasts').append(t);
-  setTimeout(() => t.remove(), 5000);
+  document.getElementById('toasts').replaceChildren(t);
+  setTimeout(() => t.remove(), 4000);
 }
 
 // Runs an async action from a button: disables it meanwhile and reports errors in msg.
