@@ -396,6 +396,22 @@ static void test_names(void **state)
     assert_int_equal(pki_name_from_der(&n, empty_rdn, sizeof empty_rdn, err, sizeof err),
                      PKI_X509_ERR_INPUT);
     pki_issuer_free(&is);
+
+    /* A multi-valued RDN is a SET OF: DER sorts it (CN's AttributeTypeAndValue 30 08 … before
+     * UID's 30 0f …), whatever order it was given in. Expected bytes: python3-cryptography,
+     * Name([RelativeDistinguishedName([UID=x, CN=a])]) with PrintableString values. */
+    assert_int_equal(pki_name_parse(&n, "UID=x+CN=a", err, sizeof err), 0);
+    assert_int_equal(pki_name_der(&n, &der, &len), 0);
+    static const uint8_t sorted[] = {0x30, 0x1d, 0x31, 0x1b, 0x30, 0x08, 0x06, 0x03,
+                                     0x55, 0x04, 0x03, 0x13, 0x01, 0x61, 0x30, 0x0f,
+                                     0x06, 0x0a, 0x09, 0x92, 0x26, 0x89, 0x93, 0xf2,
+                                     0x2c, 0x64, 0x01, 0x01, 0x13, 0x01, 0x78};
+    assert_int_equal(len, sizeof sorted);
+    assert_memory_equal(der, sorted, sizeof sorted);
+    assert_int_equal(pki_name_from_der(&n, der, len, err, sizeof err), 0);
+    assert_int_equal(pki_name_format(&n, PKI_NAME_RFC4514, buf, sizeof buf), 0);
+    assert_string_equal(buf, "CN=a+UID=x");
+    free(der);
 }
 
 /* ---- lints ---------------------------------------------------------------------------------- */
