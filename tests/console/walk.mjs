@@ -182,6 +182,17 @@ async function walkPki() {
     result.root_ca_id = Number(page.url().match(/\/cas\/(\d+)/)[1]);
   });
 
+  await step('error-duplicate-ca', async () => {
+    await nav('Create New CA');
+    await page.getByLabel('CA name').fill('Example Root');
+    await page.getByLabel('Common name (CN) — required').fill('Another Root');
+    s.expectStatus(409, '/api/v1/cas');
+    await page.getByRole('button', { name: 'Create New CA' }).click();
+    assert.match(await alertText(), /Example Root.*\(conflict\)/);
+    await nav('Manage CAs');
+    await page.getByRole('link', { name: 'Example Root' }).click();
+  });
+
   await step('ca-service-urls', async () => {
     await menu('Show CA Service URLs');
     for (const label of ['CA certificate (DER)', 'CRL (DER)', 'OCSP responder'])
@@ -265,6 +276,11 @@ async function walkPki() {
     await nav('Manage CAs');
     await page.getByRole('link', { name: 'Example Issuing' }).click();
     await menu('Import Signed Certificate');
+    await page.getByLabel('Signed certificate (PEM)').fill(result.root_pem);
+    s.expectStatus(null, '/certificate');
+    await page.getByRole('button', { name: 'Import Certificate' }).click();
+    assert.match(await alertText(), /key_mismatch|not_a_ca/);
+    await s.shot('import-wrong-certificate');
     await page.getByLabel('Signed certificate (PEM)').fill(result.intermediate_pem);
     await page.getByRole('button', { name: 'Import Certificate' }).click();
     await page.getByRole('button', { name: 'Get CA Certificate(s)' }).waitFor({ timeout: 30000 });
@@ -410,6 +426,16 @@ async function walkPki() {
     result.eab_kid = await page.getByLabel('EAB key ID').inputValue();
     assert.ok((await hmac.inputValue()).length >= 32);
     await page.getByRole('cell', { name: 'ci-runner', exact: true }).waitFor();
+  });
+
+  await step('delete-template-in-use', async () => {
+    await nav('Manage Templates');
+    await page.getByRole('link', { name: 'Web Server' }).click();
+    await menu('Delete');
+    await page.getByRole('button', { name: 'Delete Web Server' }).click();
+    s.expectStatus(409, '/api/v1/templates/');
+    await page.getByRole('dialog', { name: 'Delete template' }).getByRole('button', { name: 'Delete template' }).click();
+    assert.match(await alertText(), /still active or on hold.*\(template_in_use\)/);
   });
 
   await step('delete-template', async () => {

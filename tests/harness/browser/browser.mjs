@@ -59,7 +59,7 @@ export async function launch(testName, { viewport = { width: 1280, height: 860 }
     });
     page.on('response', (r) => {
       if (r.status() < 400) return;
-      const i = expected.findIndex((e) => e.status === r.status() && r.url().includes(e.urlPart));
+      const i = expected.findIndex((e) => (e.status === null ? r.status() < 500 : e.status === r.status()) && r.url().includes(e.urlPart));
       if (i >= 0) { expected.splice(i, 1); return; }
       problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
     });
@@ -69,6 +69,7 @@ export async function launch(testName, { viewport = { width: 1280, height: 860 }
   watch(page);
   return {
     context, page, dir, downloads, problems,
+    // An error answer the test provokes on purpose (status null: any 4xx), matched once.
     expectStatus(status, urlPart) { expected.push({ status, urlPart }); },
     async shot(name) {
       shotNo += 1;
@@ -76,7 +77,9 @@ export async function launch(testName, { viewport = { width: 1280, height: 860 }
       await page.screenshot({ path: file, fullPage: true });
       return file;
     },
+    // Call after each step: also fails when an error the test expected did not come.
     check() {
+      for (const e of expected.splice(0)) problems.push(`expected HTTP ${e.status ?? '4xx'} from ${e.urlPart} did not happen`);
       if (problems.length) throw new Error('browser problems:\n  ' + problems.join('\n  '));
     },
     async finish() {
