@@ -18,8 +18,8 @@ void pki_cert_free(pki_cert *c)
     free(c);
 }
 
-static int read_tbs(pki_cert *c, const pki_der_item *tbs_item, pki_span *inner_alg, char *err,
-                    size_t errlen)
+int pkix_cert_read_tbs(pki_cert *c, const pki_der_item *tbs_item, pki_span *inner_alg, char *err,
+                       size_t errlen)
 {
     pki_der tbs, v, validity;
     pki_der_item it, serial, alg, issuer, nb, na, subject, spki, exts;
@@ -119,7 +119,7 @@ pki_cert *pki_cert_parse(const uint8_t *data, size_t len, char *err, size_t errl
     }
     c->tbs = pkix_span(tbs.raw, tbs.raw_len);
     c->sig_alg_der = pkix_span(alg.raw, alg.raw_len);
-    if (read_tbs(c, &tbs, &inner_alg, err, errlen) != 0)
+    if (pkix_cert_read_tbs(c, &tbs, &inner_alg, err, errlen) != 0)
         goto fail;
     if (inner_alg.len != alg.raw_len || memcmp(inner_alg.p, alg.raw, alg.raw_len) != 0) {
         pkix_errf(err, errlen, "certificate: signature algorithm differs inside and outside");

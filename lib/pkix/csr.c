@@ -67,7 +67,7 @@ static int read_attribute(pki_csr *c, const pki_der_item *attr, int *seen_ext, c
     return 0;
 }
 
-static int read_info(pki_csr *c, const pki_der_item *info, char *err, size_t errlen)
+int pkix_csr_read_info(pki_csr *c, const pki_der_item *info, char *err, size_t errlen)
 {
     pki_der in, attrs;
     pki_der_item ver, subject, spki, attrs_it, attr;
@@ -143,7 +143,7 @@ pki_csr *pki_csr_parse(const uint8_t *data, size_t len, char *err, size_t errlen
         goto fail;
     }
     c->info = pkix_span(info.raw, info.raw_len);
-    if (read_info(c, &info, err, errlen) != 0)
+    if (pkix_csr_read_info(c, &info, err, errlen) != 0)
         goto fail;
     if (pki_sig_alg_from_der(alg.raw, alg.raw_len, &c->sig_alg) != 0) {
         pkix_errf(err, errlen, "CSR: unsupported signature algorithm");

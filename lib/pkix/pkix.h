@@ -175,6 +175,37 @@ pki_crl *pki_crl_parse(const uint8_t *data, size_t len, char *err, size_t errlen
 void pki_crl_free(pki_crl *c);
 int pki_crl_verify(const pki_crl *c, const uint8_t *issuer_spki, size_t issuer_spki_len);
 
+/* What a to-be-signed structure is, for a signer that must decide whether to sign it (the
+ * appliance's veto, ARCHITECTURE decision 4). Spans point into the caller's buffer; nothing is
+ * allocated. The structure must be exactly one DER element of one of these kinds. */
+typedef enum {
+    PKI_TBS_UNKNOWN = 0,
+    PKI_TBS_CERTIFICATE,   /* TBSCertificate */
+    PKI_TBS_CRL,           /* TBSCertList */
+    PKI_TBS_OCSP_RESPONSE, /* ResponseData of a BasicOCSPResponse */
+    PKI_TBS_CSR,           /* CertificationRequestInfo */
+    PKI_TBS_CMS_ATTRS,     /* CMS signedAttrs (a SET, as signed) */
+} pki_tbs_kind;
+
+typedef struct {
+    pki_tbs_kind kind;
+    pki_sig_alg sig_alg;           /* the algorithm named inside (certificate, CRL); 0 otherwise */
+    pki_span issuer_der;           /* certificate, CRL: issuer Name */
+    pki_span subject_der;          /* certificate, CSR: subject Name */
+    pki_span serial;               /* certificate: serial magnitude */
+    pki_span spki;                 /* certificate, CSR: the subject's key */
+    int64_t not_before, not_after; /* certificate validity; CRL thisUpdate/nextUpdate */
+    int is_ca;                     /* certificate: basicConstraints cA */
+    pki_span responder_name_der;   /* OCSP: responderID byName, or */
+    pki_span responder_key_hash;   /* OCSP: responderID byKey (SHA-1 of the key) */
+    size_t ocsp_responses;         /* OCSP: number of SingleResponses */
+} pki_tbs_info;
+
+/* Classifies and reads tbs. Returns 0, or -1 with the reason in err ("not a to-be-signed
+ * structure we know", "TBSCertificate: …"). */
+int pki_tbs_inspect(const uint8_t *tbs, size_t len, pki_tbs_info *out, char *err, size_t errlen);
+const char *pki_tbs_kind_name(pki_tbs_kind k); /* "certificate", "crl", "ocsp-response", … */
+
 /* Helpers the parsers share, useful to their callers too. */
 /* RFC 4514 text of a Name (malloc'd), e.g. "CN=leaf,O=Example,C=US". NULL when malformed. */
 char *pki_name_to_text(const uint8_t *name_der, size_t len);

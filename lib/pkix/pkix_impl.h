@@ -19,6 +19,11 @@ void pkix_extensions_clear(pki_extensions *e);
 /* GeneralNames (SEQUENCE OF GeneralName) to a malloc'd array. */
 int pkix_general_names(const pki_der_item *seq, pkix_general_name **out, size_t *n);
 void pkix_general_names_free(pkix_general_name *g, size_t n);
+/* The TBS readers of cert.c and csr.c, shared with pki_tbs_inspect. They fill c's fields (names
+ * and extensions allocated; release with pki_cert_free / pki_csr_free semantics). */
+int pkix_cert_read_tbs(pki_cert *c, const pki_der_item *tbs_item, pki_span *inner_alg, char *err,
+                       size_t errlen);
+int pkix_csr_read_info(pki_csr *c, const pki_der_item *info, char *err, size_t errlen);
 static inline pki_span pkix_span(const uint8_t *p, size_t len)
 {
     pki_span s = {p, len};

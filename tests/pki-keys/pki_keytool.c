@@ -8,7 +8,8 @@
  *   sign KEY ALG IN OUT        signature over the file IN
  *   verify SPKI ALG IN SIG     exit 0 when the signature verifies
  *   algid ALG OUT              AlgorithmIdentifier DER
- *   cert|csr|crl|ocsp IN [ISSUER_CERT]   parse; JSON on stdout; error text on stderr, exit 1 */
+ *   cert|csr|crl|ocsp|tbs IN [ISSUER_CERT]   parse; JSON on stdout; error text on stderr,
+ *                                            exit 1 */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,18 @@ static int cmd_parse(const char *what, const char *in, const char *issuer_path)
                     json_boolean(pki_crl_verify(c, issuer->spki.p, issuer->spki.len) == 0));
             pki_crl_free(c);
         }
+    } else if (strcmp(what, "tbs") == 0) {
+        pki_tbs_info t;
+        if (pki_tbs_inspect(data, len, &t, err, sizeof err) == 0) {
+            j = json_pack(
+                "{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:i}", "kind", pki_tbs_kind_name(t.kind),
+                "sig_alg", t.sig_alg ? pki_sig_alg_name(t.sig_alg) : "", "issuer",
+                hexj(t.issuer_der), "subject", hexj(t.subject_der), "serial", hexj(t.serial),
+                "spki", hexj(t.spki), "not_before", (json_int_t)t.not_before, "not_after",
+                (json_int_t)t.not_after, "is_ca", t.is_ca, "ocsp_responses", (int)t.ocsp_responses);
+            json_object_set_new(j, "responder_name", hexj(t.responder_name_der));
+            json_object_set_new(j, "responder_key_hash", hexj(t.responder_key_hash));
+        }
     } else if (strcmp(what, "ocsp") == 0) {
         pki_ocsp_request *r = pki_ocsp_request_parse(data, len, err, sizeof err);
         if (r) {
@@ -300,7 +313,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if ((strcmp(cmd, "cert") == 0 || strcmp(cmd, "csr") == 0 || strcmp(cmd, "crl") == 0 ||
-         strcmp(cmd, "ocsp") == 0) &&
+         strcmp(cmd, "ocsp") == 0 || strcmp(cmd, "tbs") == 0) &&
         (argc == 3 || argc == 4))
         return cmd_parse(cmd, argv[2], argc == 4 ? argv[3] : NULL);
     fprintf(stderr, "bad command\n");

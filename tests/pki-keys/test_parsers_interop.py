@@ -346,5 +346,72 @@ class Certificate(TmpDirTest):
                 self.assertFalse(json.loads(keytool("cert", leaf, leaf).stdout)["verified"])
 
 
+class ToBeSigned(TmpDirTest):
+    """pki_tbs_inspect on the to-be-signed parts of what openssl signs, cut out by
+    python3-cryptography: the kind and the facts a signer's policy needs."""
+
+    def tbs(self, data):
+        return json.loads(keytool("tbs", self.write("tbs.der", data)).stdout)
+
+    def test_openssl_objects(self):
+        ca = CaDir(self, "ec-p384")
+        leaf_path = ca.issue("signed")
+        cacert = x509.load_pem_x509_certificate(read_file(ca.cert))
+        leaf = x509.load_pem_x509_certificate(read_file(leaf_path))
+        pub = serialization.PublicFormat.SubjectPublicKeyInfo
+
+        got = self.tbs(leaf.tbs_certificate_bytes)
+        self.assertEqual(got["kind"], "certificate")
+        self.assertEqual(got["sig_alg"], "ecdsa-with-SHA256")
+        self.assertEqual(got["issuer"], cacert.subject.public_bytes().hex())
+        self.assertEqual(got["subject"], leaf.subject.public_bytes().hex())
+        self.assertEqual(int(got["serial"], 16), leaf.serial_number)
+        self.assertEqual(got["spki"], leaf.public_key().public_bytes(serialization.Encoding.DER, pub).hex())
+        self.assertFalse(got["is_ca"])
+        self.assertEqual(got["not_after"], utc_ts(leaf, "not_valid_after"))
+        # The CA certificate itself (self-signed, cA true).
+        got = self.tbs(cacert.tbs_certificate_bytes)
+        self.assertTrue(got["is_ca"])
+        self.assertEqual(got["issuer"], got["subject"])
+
+        ca.ca("-revoke", leaf_path, "-crl_reason", "superseded")
+        crl_path = self.path("c.crl")
+        ca.ca("-gencrl", "-out", crl_path)
+        crl = x509.load_pem_x509_crl(read_file(crl_path))
+        got = self.tbs(crl.tbs_certlist_bytes)
+        self.assertEqual(got["kind"], "crl")
+        self.assertEqual(got["issuer"], cacert.subject.public_bytes().hex())
+        self.assertEqual(got["not_before"], utc_ts(crl, "last_update"))
+
+        csr = x509.load_pem_x509_csr(read_file(os.path.join(ca.dir, "signed.csr")))
+        got = self.tbs(csr.tbs_certrequest_bytes)
+        self.assertEqual(got["kind"], "csr")
+        self.assertEqual(got["subject"], csr.subject.public_bytes().hex())
+
+        req = self.path("req.der")
+        openssl("ocsp", "-issuer", ca.cert, "-cert", leaf_path, "-reqout", req)
+        for by_key in (False, True):
+            resp = self.path("resp.der")
+            args = ["ocsp", "-index", os.path.join(ca.dir, "index.txt"), "-rsigner", ca.cert,
+                    "-rkey", ca.key, "-CA", ca.cert, "-reqin", req, "-respout", resp]
+            if by_key:
+                args.append("-resp_key_id")
+            openssl(*args)
+            r = ocsp.load_der_ocsp_response(self.read("resp.der"))
+            got = self.tbs(r.tbs_response_bytes)
+            self.assertEqual(got["kind"], "ocsp-response")
+            self.assertEqual(got["ocsp_responses"], 1)
+            if by_key:
+                self.assertEqual(got["responder_key_hash"], r.responder_key_hash.hex())
+                self.assertEqual(got["responder_name"], "")
+            else:
+                self.assertEqual(got["responder_name"], r.responder_name.public_bytes().hex())
+
+        # A whole signed certificate is not a to-be-signed structure, nor is junk.
+        for bad in (leaf.public_bytes(serialization.Encoding.DER), b"\x30\x00", b"hello"):
+            p = keytool("tbs", self.write("bad.der", bad), check=False)
+            self.assertEqual(p.returncode, 1)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -420,6 +420,49 @@ static void test_crl_shapes(void **state)
     pki_signer_free(other);
 }
 
+static void test_tbs_inspect(void **state)
+{
+    (void)state;
+    char err[200];
+    pki_tbs_info t;
+    /* CMS signedAttrs { contentType: data } */
+    static const uint8_t attrs[] = {0x31, 0x1a, 0x30, 0x18, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                    0xf7, 0x0d, 0x01, 0x09, 0x03, 0x31, 0x0b, 0x06, 0x09, 0x2a,
+                                    0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
+    assert_int_equal(pki_tbs_inspect(attrs, sizeof attrs, &t, err, sizeof err), 0);
+    assert_int_equal(t.kind, PKI_TBS_CMS_ATTRS);
+    assert_string_equal(pki_tbs_kind_name(t.kind), "cms-signed-attributes");
+    /* The CertificationRequestInfo inside a CSR made here. */
+    pki_signer *s = pki_soft_signer_generate(PKI_KEY_EC_P256, 0);
+    size_t len;
+    uint8_t *der = make_csr(s, PKI_SIG_ECDSA_SHA256, exts_ca, &len);
+    pki_csr *c = pki_csr_parse(der, len, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(pki_tbs_inspect(c->info.p, c->info.len, &t, err, sizeof err), 0);
+    assert_int_equal(t.kind, PKI_TBS_CSR);
+    assert_memory_equal(t.spki.p, s->spki, s->spki_len);
+    /* The whole signed CSR is not a to-be-signed structure; a truncated one is not DER. */
+    assert_int_equal(pki_tbs_inspect(der, len, &t, err, sizeof err), -1);
+    assert_int_equal(t.kind, PKI_TBS_UNKNOWN);
+    assert_non_null(strstr(err, "not a to-be-signed structure we know"));
+    assert_int_equal(pki_tbs_inspect(c->info.p, c->info.len - 1, &t, err, sizeof err), -1);
+    assert_string_equal(err, "to-be-signed data is not one DER element");
+    pki_csr_free(c);
+    free(der);
+    /* A TBSCertList made here: kind, issuer, algorithm. */
+    der = make_crl(s, 1, entries_ok, &len);
+    pki_crl *crl = pki_crl_parse(der, len, err, sizeof err);
+    assert_non_null(crl);
+    assert_int_equal(pki_tbs_inspect(crl->tbs.p, crl->tbs.len, &t, err, sizeof err), 0);
+    assert_int_equal(t.kind, PKI_TBS_CRL);
+    assert_int_equal(t.sig_alg, PKI_SIG_ECDSA_SHA256);
+    assert_int_equal(t.issuer_der.len, crl->issuer_der.len);
+    assert_int_equal(t.not_after, 1767830400);
+    pki_crl_free(crl);
+    free(der);
+    pki_signer_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_name_text),
         cmocka_unit_test(test_ocsp_request_shapes),
         cmocka_unit_test(test_crl_shapes),
+        cmocka_unit_test(test_tbs_inspect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
