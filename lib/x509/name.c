@@ -81,15 +81,14 @@ static int add_attr(pki_name *n, const char *type, const char *value, int joined
     uint8_t oidbuf[64];
     if (!t && (strlen(type) >= sizeof n->attr[0].oid ||
                pki_derw_oid_encode(type, oidbuf, sizeof oidbuf) < 0))
-        return seterr(err, errlen, "unknown name attribute '%s'%s", type, "");
+        return seterr(err, errlen, "unknown name attribute '%s'", type);
     if (!t)
         t = by_oid(oid);
     size_t vlen = strlen(value);
     if (n->count >= PKI_NAME_MAX_ATTRS)
         return seterr(err, errlen, "too many name attributes (at '%s=%s')", type, value);
     if (vlen == 0 || vlen > PKI_NAME_MAX_VALUE)
-        return seterr(err, errlen, "name attribute %s: value must have 1..256 characters%s", type,
-                      "");
+        return seterr(err, errlen, "name attribute %s: value must have 1..256 characters", type);
     pki_derw_str_kind kind = t ? t->kind : PKI_DERW_STR_AUTO;
     if ((kind == PKI_DERW_STR_PRINTABLE && !pki_derw_is_printable(value, vlen)) ||
         (kind == PKI_DERW_STR_IA5 && !pki_derw_is_ia5(value, vlen)) ||
@@ -113,7 +112,7 @@ static int add_attr(pki_name *n, const char *type, const char *value, int joined
 int pki_name_add(pki_name *n, const char *type, const char *value, char *err, size_t errlen)
 {
     if (!n || !type || !value)
-        return seterr(err, errlen, "name attribute missing%s%s", "", "");
+        return seterr(err, errlen, "name attribute missing");
     return add_attr(n, type, value, 0, err, errlen);
 }
 
@@ -122,7 +121,7 @@ int pki_name_add(pki_name *n, const char *type, const char *value, char *err, si
 int pki_name_parse(pki_name *n, const char *text, char *err, size_t errlen)
 {
     if (!n || !text)
-        return seterr(err, errlen, "no name given%s%s", "", "");
+        return seterr(err, errlen, "no name given");
     memset(n, 0, sizeof *n);
     int rfc4514 = text[0] != '/';
     const char *p = rfc4514 ? text : text + 1;
@@ -138,19 +137,19 @@ int pki_name_parse(pki_name *n, const char *text, char *err, size_t errlen)
             p++;
         while (*p && *p != '=') {
             if (tl + 1 >= sizeof type)
-                return seterr(err, errlen, "name: attribute type too long%s%s", "", "");
+                return seterr(err, errlen, "name: attribute type too long");
             type[tl++] = *p++;
         }
         type[tl] = 0;
         if (*p != '=' || tl == 0)
-            return seterr(err, errlen, "name: expected type=value near '%s'%s", type, "");
+            return seterr(err, errlen, "name: expected type=value near '%s'", type);
         p++;
         char sep = rfc4514 ? ',' : '/';
         while (*p && *p != sep && *p != '+' && !(rfc4514 && *p == ';')) {
             char c = *p++;
             if (c == '\\') {
                 if (!*p)
-                    return seterr(err, errlen, "name: dangling '\\' in %s%s", type, "");
+                    return seterr(err, errlen, "name: dangling '\\' in %s", type);
                 if (rfc4514 && isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
                     char hex[3] = {p[0], p[1], 0};
                     c = (char)strtoul(hex, NULL, 16);
@@ -160,12 +159,12 @@ int pki_name_parse(pki_name *n, const char *text, char *err, size_t errlen)
                 }
             }
             if (vl >= PKI_NAME_MAX_VALUE)
-                return seterr(err, errlen, "name attribute %s: value too long%s", type, "");
+                return seterr(err, errlen, "name attribute %s: value too long", type);
             value[vl++] = c;
         }
         value[vl] = 0;
         if (memchr(value, 0, vl))
-            return seterr(err, errlen, "name attribute %s: NUL in value%s", type, "");
+            return seterr(err, errlen, "name attribute %s: NUL in value", type);
         int rc = add_attr(&tmp, type, value, joined, err, errlen);
         if (rc)
             return rc;
@@ -298,12 +297,12 @@ static int read_atv(pki_name *n, pki_der *set, int joined, char *err, size_t err
     if (pki_der_enter_expect(set, PKI_DER_SEQUENCE, &atv, NULL) ||
         pki_der_expect(&atv, PKI_DER_OID, &oid) || pki_der_next(&atv, &val) ||
         !pki_der_at_end(&atv))
-        return seterr(err, errlen, "name: malformed attribute%s", "");
+        return seterr(err, errlen, "name: malformed attribute");
     if (n->count >= PKI_NAME_MAX_ATTRS)
         return seterr(err, errlen, "name: more than %d attributes", PKI_NAME_MAX_ATTRS);
     pki_name_attr *a = &n->attr[n->count];
     if (pki_der_oid_text(&oid, a->oid, sizeof a->oid))
-        return seterr(err, errlen, "name: bad attribute type%s", "");
+        return seterr(err, errlen, "name: bad attribute type");
     if (pki_der_string(&val, a->value, sizeof a->value) || a->value[0] == 0)
         return seterr(err, errlen, "name: attribute %s has no usable string value", a->oid);
     a->joined = joined;
@@ -317,10 +316,10 @@ int pki_name_from_der(pki_name *n, const uint8_t *der, size_t len, char *err, si
     pki_der d, seq, set;
     pki_der_init(&d, der, len);
     if (!der || pki_der_enter_expect(&d, PKI_DER_SEQUENCE, &seq, NULL) || !pki_der_at_end(&d))
-        return seterr(err, errlen, "name: not a DER Name%s", "");
+        return seterr(err, errlen, "name: not a DER Name");
     while (!pki_der_at_end(&seq)) {
         if (pki_der_enter_expect(&seq, PKI_DER_SET, &set, NULL) || pki_der_at_end(&set))
-            return seterr(err, errlen, "name: malformed RDN%s", "");
+            return seterr(err, errlen, "name: malformed RDN");
         for (int joined = 0; !pki_der_at_end(&set); joined = 1) {
             int rc = read_atv(n, &set, joined, err, errlen);
             if (rc)
