@@ -452,6 +452,26 @@ async function walkPki() {
     assert.equal(await page.getByRole('link', { name: 'Unused' }).count(), 0);
   });
 
+  await step('phone-pages', async () => {
+    // Every page fits a phone's width (no sideways scrolling) and keeps its heading.
+    await page.setViewportSize({ width: 360, height: 780 });
+    const pages = ['/cas', `/cas/${result.root_ca_id}`, '/cas/new', '/templates', '/templates/new', '/requests?status=issued',
+      '/certificates', `/certificates/${result.server_cert_id}`, '/acme', '/logs', '/account', '/users'];
+    for (const path of pages) {
+      await page.goto(BASE + path);
+      await page.locator('main h1').first().waitFor();
+      await page.waitForLoadState('networkidle');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${path} is ${overflow}px wider than the phone`);
+    }
+    await page.goto(BASE + '/certificates');
+    await page.getByRole('link', { name: /server\.example\.com/ }).first().waitFor();
+    await s.shot('phone-certificates');
+    await page.goto(BASE + `/cas/${result.root_ca_id}`);
+    await page.getByRole('button', { name: 'Edit CA' }).waitFor();
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
   await step('delete-ca', async () => {
     await nav('Create New CA');
     await page.getByLabel('CA name').fill('Scratch');
