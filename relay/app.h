@@ -24,6 +24,9 @@ typedef struct relay_app {
     int64_t session_lifetime_s; /* absolute session lifetime */
     int64_t session_idle_s;     /* idle timeout */
     int64_t audit_retention_s;
+    int64_t cert_purge_s;      /* expired certificates are deleted this long after expiry */
+    char base_url[512];        /* https://host:port: console, API, public request pages */
+    char public_base_url[512]; /* where relying parties fetch CRL/OCSP/AIA (plain HTTP) */
 } relay_app;
 
 #endif

@@ -1,4 +1,7 @@
 /* pki-relay: the PKI platform daemon. */
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,12 +13,15 @@
 #include "api/api.h"
 #include "app.h"
 #include "audit/audit.h"
+#include "ca/ca.h"
 #include "config/config.h"
 #include "console/console.h"
 #include "daemon/daemon.h"
 #include "daemon/status.h"
 #include "httpd/httpd.h"
+#include "crl/crl.h"
 #include "log/log.h"
+#include "ocsp/ocsp.h"
 #include "tlscert/tlscert.h"
 #include "util/timefmt.h"
 #include "work/work.h"
@@ -44,6 +50,15 @@ static const pki_cfg_key RELAY_SCHEMA[] = {
      "optional plain-HTTP listener for CRL, OCSP and AIA (nothing else is served there)"},
     {"public_http.listen", PKI_CFG_STRING, false, "0.0.0.0", "address"},
     {"public_http.port", PKI_CFG_INT, false, NULL, "TCP port (no listener when absent)"},
+    {"public_http.url", PKI_CFG_STRING, false, "http://<listen>:<port>",
+     "base URL written into certificates for CRL, OCSP and AIA (default: this listener, else "
+     "http.public_url)"},
+    {"ocsp", PKI_CFG_GROUP, false, NULL, "OCSP responders"},
+    {"ocsp.validity_hours", PKI_CFG_INT, false, "24",
+     "validity of an OCSP answer (nextUpdate - thisUpdate); re-signed after half of it"},
+    {"certificates", PKI_CFG_GROUP, false, NULL, "issued certificates"},
+    {"certificates.purge_after_days", PKI_CFG_INT, false, "30",
+     "days after expiry when a certificate is deleted"},
     {"session", PKI_CFG_GROUP, false, NULL, "console sessions"},
     {"session.lifetime", PKI_CFG_INT, false, "43200", "seconds a session lasts at most"},
     {"session.idle_timeout", PKI_CFG_INT, false, "1800", "seconds of inactivity that end one"},
@@ -79,6 +94,13 @@ static void handle_request(void *arg, const httpd_request *req, httpd_response *
         httpd_respond(resp, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
         return;
     }
+    if (strncmp(req->path, "/pki/", 5) == 0) {
+        if (ocsp_is_path(req->path))
+            ocsp_handle(app, req, resp);
+        else
+            api_dispatch(app, req, resp);
+        return;
+    }
     /* The public plain-HTTP listener serves only what relying parties fetch without TLS. */
     if (strcmp(req->listener, "public") == 0) {
         httpd_respond_error(resp, 404, "not_found", "no such resource: %s", req->path);
@@ -98,9 +120,22 @@ static void wake(void *arg)
     httpd_wake(arg);
 }
 
+static int64_t g_next_purge;
+
+/* Every minute on a worker: CRLs that are due; every hour: retention purges. */
 static void housekeeping(void *thread_ctx, void *arg)
 {
-    audit_purge(arg, thread_ctx);
+    relay_app *app = arg;
+    crl_refresh_all(app, thread_ctx);
+    int64_t now = pki_now();
+    if (now >= g_next_purge) {
+        g_next_purge = now + 3600;
+        audit_purge(app, thread_ctx);
+        int64_t n = 0;
+        if (store_cert_purge_expired(thread_ctx, now - app->cert_purge_s, &n) == STORE_OK && n > 0)
+            pki_info("purged %lld certificates expired more than %lld days ago", (long long)n,
+                     (long long)(app->cert_purge_s / 86400));
+    }
 }
 
 static void tick(void *arg)
@@ -110,7 +145,7 @@ static void tick(void *arg)
     pki_status_publish();
     int64_t now = pki_now();
     if (now >= g_next_housekeeping) {
-        g_next_housekeeping = now + 3600;
+        g_next_housekeeping = now + 60;
         work_submit(app->pool, housekeeping, app);
     }
 }
@@ -157,6 +192,31 @@ static int load_settings(relay_app *app, const pki_config *cfg)
     app->session_lifetime_s = pki_config_int(cfg, "session.lifetime", 43200);
     app->session_idle_s = pki_config_int(cfg, "session.idle_timeout", 1800);
     app->audit_retention_s = pki_config_int(cfg, "audit.retention_days", 30) * 86400;
+    app->cert_purge_s = pki_config_int(cfg, "certificates.purge_after_days", 30) * 86400;
+    long long ocsp_h = pki_config_int(cfg, "ocsp.validity_hours", 24);
+    if (ocsp_h < 1 || ocsp_h > 24 * 30 || app->cert_purge_s < 0) {
+        fprintf(stderr, "pki-relay: ocsp.validity_hours is 1 to 720; certificates.purge_after_days "
+                        ">= 0\n");
+        return -1;
+    }
+    ocsp_set_validity(ocsp_h * 3600);
+    const char *listen = pki_config_string(cfg, "http.listen", "0.0.0.0");
+    char base[512];
+    snprintf(base, sizeof base, "%s://%s:%lld",
+             pki_config_bool(cfg, "http.tls", true) ? "https" : "http",
+             strcmp(listen, "0.0.0.0") == 0 ? "localhost" : listen,
+             pki_config_int(cfg, "http.port", 8443));
+    snprintf(app->base_url, sizeof app->base_url, "%s",
+             pki_config_string(cfg, "http.public_url", base));
+    long long pport = pki_config_int(cfg, "public_http.port", 0);
+    const char *plisten = pki_config_string(cfg, "public_http.listen", "0.0.0.0");
+    if (pport > 0)
+        snprintf(base, sizeof base, "http://%s:%lld",
+                 strcmp(plisten, "0.0.0.0") == 0 ? "localhost" : plisten, pport);
+    else
+        snprintf(base, sizeof base, "%s", app->base_url);
+    snprintf(app->public_base_url, sizeof app->public_base_url, "%s",
+             pki_config_string(cfg, "public_http.url", base));
     if (app->session_lifetime_s < 60 || app->session_idle_s < 60 || app->audit_retention_s <= 0) {
         fprintf(stderr, "pki-relay: session times must be >= 60 s and audit.retention_days >= 1\n");
         return -1;
@@ -183,13 +243,7 @@ static int open_state(relay_app *app, const pki_config *cfg)
         pki_err("database: %s", err);
         return -1;
     }
-    char base[512];
-    const char *listen = pki_config_string(cfg, "http.listen", "0.0.0.0");
-    snprintf(base, sizeof base, "%s://%s:%lld",
-             pki_config_bool(cfg, "http.tls", true) ? "https" : "http",
-             strcmp(listen, "0.0.0.0") == 0 ? "localhost" : listen,
-             pki_config_int(cfg, "http.port", 8443));
-    int rc = accounts_bootstrap(app, st, pki_config_string(cfg, "http.public_url", base));
+    int rc = accounts_bootstrap(app, st, app->base_url);
     store_close(st);
     if (rc != 0)
         return -1;
@@ -240,6 +294,8 @@ static void close_state(relay_app *app)
     httpd_free(app->http);
     auth_throttle_free(app->throttle);
     auth_throttle_free(app->throttle_ip);
+    ca_cache_free();
+    ocsp_cache_free();
     seal_key_free(app->master);
 }
 
@@ -313,5 +369,6 @@ int main(int argc, char **argv)
     pki_info("pki-relay stopping");
     close_state(&app);
     pki_config_free(&cfg);
+    wc_ecc_fp_free(); /* the self-signed HTTPS key was made on this thread */
     return rc == 0 ? 0 : 1;
 }

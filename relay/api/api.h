@@ -87,6 +87,8 @@ bool api_param_id(api_call *c, int i, int64_t *out);
 /* A string member of the JSON body. Absent and required, wrong type, empty, longer than max,
  * or with control characters: answers 400 and returns false. Absent and optional: *out NULL. */
 bool api_body_str(api_call *c, const char *key, bool required, size_t max, const char **out);
+/* Same, for multi-line text (PEM, CPS): newlines, carriage returns and tabs are allowed. */
+bool api_body_text(api_call *c, const char *key, bool required, size_t max, const char **out);
 bool api_body_bool(api_call *c, const char *key, bool def, bool *out);
 bool api_body_int(api_call *c, const char *key, bool required, int64_t min, int64_t max,
                   int64_t def, int64_t *out);

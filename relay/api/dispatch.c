@@ -1,5 +1,8 @@
 /* Route matching on the loop, then authentication, CSRF, JSON parsing and the handler on a
  * worker. */
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,15 +99,19 @@ bool api_param_id(api_call *c, int i, int64_t *out)
     return true;
 }
 
-static bool has_control(const char *s)
+static bool has_control(const char *s, bool multiline)
 {
-    for (; *s; s++)
+    for (; *s; s++) {
+        if (multiline && (*s == '\n' || *s == '\r' || *s == '\t'))
+            continue;
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return true;
+    }
     return false;
 }
 
-bool api_body_str(api_call *c, const char *key, bool required, size_t max, const char **out)
+static bool body_string(api_call *c, const char *key, bool required, size_t max, const char **out,
+                        bool multiline)
 {
     json_t *v = c->json ? json_object_get(c->json, key) : NULL;
     *out = NULL;
@@ -121,13 +128,23 @@ bool api_body_str(api_call *c, const char *key, bool required, size_t max, const
     }
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if (n == 0 || n > max || strlen(s) != n || has_control(s)) {
+    if (n == 0 || n > max || strlen(s) != n || has_control(s, multiline)) {
         api_error(c, 400, "bad_field",
                   "'%s' must be 1 to %zu characters without control characters", key, max);
         return false;
     }
     *out = s;
     return true;
+}
+
+bool api_body_str(api_call *c, const char *key, bool required, size_t max, const char **out)
+{
+    return body_string(c, key, required, max, out, false);
+}
+
+bool api_body_text(api_call *c, const char *key, bool required, size_t max, const char **out)
+{
+    return body_string(c, key, required, max, out, true);
 }
 
 bool api_body_bool(api_call *c, const char *key, bool def, bool *out)
@@ -456,6 +473,8 @@ void *api_worker_init(void *arg)
 void api_worker_fini(void *ctx)
 {
     store_close(ctx);
+    /* wolfCrypt's fixed-point ECC cache is per thread: release it before the thread ends. */
+    wc_ecc_fp_free();
 }
 
 void api_print_routes(void)

@@ -108,4 +108,148 @@ int store_audit_list(store *s, int64_t user_id, int64_t before, int limit, store
 /* Deletes entries older than cutoff; *deleted set. */
 int store_audit_purge(store *s, int64_t cutoff, int64_t *deleted);
 
+/* ---- certificate authorities ----
+ * Tenancy: store_ca_get/list take the asking user and see only CAs the user owns or was
+ * delegated (user_id 0 = the relay itself, for public services). */
+#define STORE_SUBJECT_MAX 1024
+typedef struct {
+    int64_t id;
+    int64_t owner_id;
+    char name[STORE_NAME_MAX];
+    char status[16]; /* "active", or "pending" (intermediate waiting for its certificate) */
+    char key_type[16];
+    char sig_alg[32];
+    char subject[STORE_SUBJECT_MAX];
+    uint8_t *cert_der; /* NULL while pending */
+    size_t cert_len;
+    uint8_t *csr_der; /* intermediates */
+    size_t csr_len;
+    uint8_t *chain_der; /* the certificates above this CA, concatenated DER, issuer first */
+    size_t chain_len;
+    uint8_t *spki;
+    size_t spki_len;
+    uint8_t *sealed_key;
+    size_t sealed_len;
+    char *cps; /* certification practice statement text */
+    int64_t crl_validity_s, crl_refresh_s;
+    int64_t ocsp_cert_id;
+    uint8_t *ocsp_sealed_key;
+    size_t ocsp_sealed_len;
+    char service_key_type[16];
+    int64_t created;
+} store_ca;
+
+/* Frees the blobs and text inside (not the struct). */
+void store_ca_clear(store_ca *ca);
+/* Inserts; ca->id is set. sealed_key may be a placeholder (sealing needs the id): replace it
+ * with store_ca_set_key in the same transaction. */
+int store_ca_create(store *s, store_ca *ca);
+int store_ca_set_key(store *s, int64_t ca_id, const uint8_t *sealed, size_t len);
+int store_ca_get(store *s, int64_t user_id, int64_t ca_id, store_ca *out);
+typedef int (*store_ca_fn)(void *ctx, const store_ca *ca);
+int store_ca_list(store *s, int64_t user_id, store_ca_fn fn, void *ctx);
+/* Updates the mutable fields: status, cert, chain, cps, CRL settings, service key type, OCSP
+ * responder. */
+int store_ca_update(store *s, const store_ca *ca);
+int store_ca_delete(store *s, int64_t ca_id);
+/* Every CA id (public services walk them). */
+int store_ca_ids(store *s, int64_t **ids, size_t *count);
+
+/* CRL cache kept with the CA: the last CRL and when it must be remade. */
+int store_crl_get(store *s, int64_t ca_id, uint8_t **der, size_t *len, int64_t *next_update,
+                  bool *dirty);
+/* Takes the next CRL number (incremented and persisted). */
+int store_crl_next_number(store *s, int64_t ca_id, int64_t *number);
+int store_crl_save(store *s, int64_t ca_id, const uint8_t *der, size_t len, int64_t next_update);
+int store_crl_mark_dirty(store *s, int64_t ca_id);
+
+/* ---- templates (settings are a JSON object the templates module owns) ---- */
+typedef struct {
+    int64_t id;
+    int64_t ca_id;
+    char name[STORE_NAME_MAX];
+    char *settings; /* malloc'd JSON text */
+    int64_t created;
+} store_template;
+
+void store_template_clear(store_template *t);
+int store_template_create(store *s, int64_t ca_id, const char *name, const char *settings,
+                          int64_t now, int64_t *id);
+/* Through the CA's tenancy: NOT_FOUND unless user_id may see the template's CA. */
+int store_template_get(store *s, int64_t user_id, int64_t id, store_template *out);
+typedef int (*store_template_fn)(void *ctx, const store_template *t);
+int store_template_list(store *s, int64_t ca_id, store_template_fn fn, void *ctx);
+int store_template_update(store *s, int64_t id, const char *name, const char *settings);
+int store_template_delete(store *s, int64_t id);
+/* Certificates from this template that are still active (not expired at now, not revoked
+ * other than on hold). */
+int store_template_active_certs(store *s, int64_t id, int64_t now, int64_t *count);
+
+/* ---- issued certificates ---- */
+typedef struct {
+    int64_t id;
+    int64_t ca_id;
+    int64_t template_id;
+    int64_t request_id;
+    char kind[16];   /* "leaf", "ca", "ocsp" */
+    char serial[48]; /* lower-case hex, no leading zeros beyond the DER magnitude */
+    char subject[STORE_SUBJECT_MAX];
+    int64_t not_before, not_after;
+    uint8_t *der;
+    size_t der_len;
+    int64_t revoked_at; /* 0: not revoked */
+    int reason;         /* CRLReason, -1 none */
+    int64_t created;
+} store_cert;
+
+void store_cert_clear(store_cert *c);
+/* STORE_CONFLICT when the serial exists for this CA. */
+int store_cert_create(store *s, store_cert *c);
+int store_cert_get(store *s, int64_t user_id, int64_t id, store_cert *out);
+int store_cert_get_by_serial(store *s, int64_t ca_id, const char *serial, store_cert *out);
+typedef struct {
+    int64_t ca_id;
+    const char *status;       /* NULL, "active", "revoked", "expired" */
+    const char *subject_like; /* substring, NULL: any */
+    int64_t template_id;      /* 0: any */
+    int64_t now;
+    int64_t before; /* id < before, 0: newest */
+    int limit;
+    bool with_der;
+} store_cert_filter;
+typedef int (*store_cert_fn)(void *ctx, const store_cert *c);
+int store_cert_list(store *s, const store_cert_filter *f, store_cert_fn fn, void *ctx);
+int store_cert_set_revocation(store *s, int64_t id, int64_t revoked_at, int reason);
+/* Revoked certificates of a CA (for the CRL), expired ones included until purged. */
+typedef int (*store_revoked_fn)(void *ctx, const char *serial, int64_t revoked_at, int reason);
+int store_cert_revoked(store *s, int64_t ca_id, store_revoked_fn fn, void *ctx);
+/* Deletes certificates that expired before cutoff. */
+int store_cert_purge_expired(store *s, int64_t cutoff, int64_t *deleted);
+
+/* ---- requests (workflows) ---- */
+typedef struct {
+    int64_t id;
+    int64_t ca_id;
+    int64_t template_id;
+    char status[16]; /* "pending", "preapproved", "issued", "declined" */
+    char source[16]; /* "csr", "public", "preapproved" */
+    uint8_t *csr_der;
+    size_t csr_len;
+    char *params; /* JSON: subject, sans, validity overrides */
+    char claim_digest[AUTH_DIGEST_HEX];
+    int64_t certificate_id;
+    int64_t created, decided;
+} store_request;
+
+void store_request_clear(store_request *r);
+int store_request_create(store *s, store_request *r);
+int store_request_get(store *s, int64_t user_id, int64_t id, store_request *out);
+int store_request_find_claim(store *s, const char *claim_digest, store_request *out);
+typedef int (*store_request_fn)(void *ctx, const store_request *r);
+int store_request_list(store *s, int64_t ca_id, const char *status, store_request_fn fn, void *ctx);
+/* Moves a request from status `from` to `to` (with the certificate issued); NOT_FOUND when it
+ * was no longer in `from` (someone else decided it first). */
+int store_request_decide(store *s, int64_t id, const char *from, const char *to,
+                         int64_t certificate_id, int64_t now);
+
 #endif

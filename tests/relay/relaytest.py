@@ -122,3 +122,36 @@ def assert_error(tc, r, status, code=None):
     if code:
         tc.assertEqual(e["code"], code, r.body)
     return e
+
+
+def openssl(*args, input=None, check=True):
+    r = subprocess.run(["openssl", *args], input=input, capture_output=True,
+                       text=isinstance(input, str) or input is None, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def make_csr(workdir, name, subject, sans=(), key="ec"):
+    """A key and CSR made by openssl; returns (key_path, csr_pem)."""
+    keyp = os.path.join(workdir, f"{name}.key")
+    csrp = os.path.join(workdir, f"{name}.csr")
+    args = ["req", "-new", "-nodes", "-keyout", keyp, "-out", csrp, "-subj", subject]
+    if key == "ec":
+        args += ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    elif key.startswith("rsa"):
+        args += ["-newkey", key]
+    elif key == "ed25519":
+        args += ["-newkey", "ed25519"]
+    if sans:
+        args += ["-addext", "subjectAltName=" + ",".join(sans)]
+    openssl(*args)
+    with open(csrp) as f:
+        return keyp, f.read()
+
+
+def write(workdir, name, text):
+    path = os.path.join(workdir, name)
+    with open(path, "w" if isinstance(text, str) else "wb") as f:
+        f.write(text)
+    return path

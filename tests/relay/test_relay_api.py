@@ -6,7 +6,7 @@ import ssl
 import unittest
 
 from pkitest import http
-from relaytest import Client, add_user, assert_error, logged_in, relay, routes
+from relaytest import Client, add_user, assert_error, logged_in, make_csr, relay, routes
 
 PW = "correct horse battery"
 
@@ -102,15 +102,45 @@ def make_token(c):
     return r.json()["id"]
 
 
+class Owned:
+    """One of each tenant resource, made once by the owner."""
+
+    def __init__(self, c, workdir):
+        r = c.post("/api/v1/cas", {"name": "owned-ca", "key_type": "ec-p256",
+                                   "subject": "/CN=Owned CA"})
+        assert r.status == 201, r.body
+        self.ca = r.json()["id"]
+        self.template = c.get(f"/api/v1/cas/{self.ca}/templates").json()["templates"][0]["id"]
+        _, csr = make_csr(workdir, "owned", "/CN=owned.example.com", ("DNS:owned.example.com",))
+        rid = c.post(f"/api/v1/templates/{self.template}/requests", {"csr": csr}).json()["id"]
+        r = c.post(f"/api/v1/requests/{rid}/approve", {})
+        assert r.status == 200, r.body
+        self.certificate = r.json()["certificate"]["id"]
+        self.request = c.post(f"/api/v1/templates/{self.template}/requests",
+                              {"csr": csr}).json()["id"]
+
+    def snapshot(self, c):
+        return [c.get(p).body for p in (
+            f"/api/v1/cas/{self.ca}", f"/api/v1/cas/{self.ca}/templates",
+            f"/api/v1/cas/{self.ca}/requests", f"/api/v1/cas/{self.ca}/certificates",
+            f"/api/v1/certificates/{self.certificate}", f"/api/v1/requests/{self.request}")]
+
+
 RESOURCE_MAKERS = {
-    "/api/v1/tokens/{id}": make_token,
+    "/api/v1/tokens/{id}": lambda c, owned: make_token(c),
+    "/api/v1/cas/{id}": lambda c, owned: owned.ca,
+    "/api/v1/templates/{id}": lambda c, owned: owned.template,
+    "/api/v1/requests/{id}": lambda c, owned: owned.request,
+    "/api/v1/certificates/{id}": lambda c, owned: owned.certificate,
 }
 
 
 class TenantIsolation(unittest.TestCase):
     def test_every_route_with_an_id_hides_foreign_resources(self):
         table = routes()
-        with_ids = [r for r in table if "{" in r["pattern"]]
+        # Public routes (CA certificates, CRLs, public request pages) are public by design;
+        # administrator-only routes answer 403 to everyone else before any id is looked at.
+        with_ids = [r for r in table if "{" in r["pattern"] and r["auth"] == "user"]
         self.assertTrue(with_ids)
         d = relay()
         add_user(d, "alice", PW)
@@ -118,13 +148,15 @@ class TenantIsolation(unittest.TestCase):
         with d:
             alice = logged_in(d, "alice", PW)
             bob = logged_in(d, "bob", PW)
+            owned = Owned(alice, d.dir)
+            before_all = owned.snapshot(alice)
             for route in with_ids:
                 prefix = route["pattern"]
                 maker = next((m for p, m in RESOURCE_MAKERS.items() if prefix.startswith(p)),
                              None)
                 self.assertIsNotNone(maker, f"no tenancy check for {route['pattern']}: add a "
                                             "resource maker to RESOURCE_MAKERS")
-                rid = maker(alice)
+                rid = maker(alice, owned)
                 path = route["pattern"].replace("{id}", str(rid))
                 before = alice.get("/api/v1/tokens").json()
                 body = {} if route["body"] else None
@@ -138,6 +170,12 @@ class TenantIsolation(unittest.TestCase):
                                  (r.status, r.json()["error"]["code"]))
                 # Nothing changed for the owner.
                 self.assertEqual(alice.get("/api/v1/tokens").json(), before)
+                self.assertEqual(owned.snapshot(alice), before_all, route)
+            # Bob's own listings do not show Alice's things either.
+            self.assertEqual(bob.get("/api/v1/cas").json()["cas"], [])
+            r = bob.post(f"/api/v1/cas/{owned.ca}/requests/bulk",
+                         {"action": "decline", "ids": [owned.request]})
+            assert_error(self, r, 404, "not_found")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+/* Internal to relay/ca: the certificate checks (on lib/pkix, in ca_import.c) and creation (on
+ * lib/x509, in ca_create.c) meet here without including each other's headers. */
+#ifndef RELAY_CA_IMPL_H
+#define RELAY_CA_IMPL_H
+
+#include "ca/ca.h"
+
+typedef struct {
+    uint8_t *cert_der;
+    size_t cert_len;
+    uint8_t *chain_der; /* issuers, concatenated DER, nearest first */
+    size_t chain_len;
+    char subject[STORE_SUBJECT_MAX];
+} ca_checked;
+
+void ca_checked_free(ca_checked *k);
+/* Checks a CA certificate (PEM or DER text) for the key spki: the key matches, it is a CA
+ * certificate, and the chain to a self-signed root is complete — from chain_pem, or the CAs
+ * user_id can see on this relay. On failure: -1, *status (400/422) and code/err. */
+int ca_check_cert(store *st, int64_t user_id, int64_t self_id, const uint8_t *spki, size_t spki_len,
+                  const char *cert_pem, const char *chain_pem, ca_checked *out, int *status,
+                  const char **code, char *err, size_t errlen);
+
+#endif

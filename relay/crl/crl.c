@@ -1,0 +1,231 @@
+/* CRL generation and serving on lib/x509. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/ca.h"
+#include "crl/crl.h"
+#include "log/log.h"
+#include "util/encoding.h"
+#include "util/timefmt.h"
+#include "work/work.h"
+#include "x509/x509.h"
+
+typedef struct {
+    pki_crl_entry *v;
+    uint8_t **serials;
+    size_t n, cap;
+    int fail;
+} entries;
+
+static int add_entry(void *ctx, const char *serial, int64_t revoked_at, int reason)
+{
+    entries *e = ctx;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 256;
+        pki_crl_entry *nv = realloc(e->v, cap * sizeof *nv);
+        if (!nv) {
+            e->fail = 1;
+            return 1;
+        }
+        e->v = nv;
+        uint8_t **ns = realloc(e->serials, cap * sizeof *ns);
+        if (!ns) {
+            e->fail = 1;
+            return 1;
+        }
+        e->serials = ns;
+        e->cap = cap;
+    }
+    uint8_t *bytes = NULL;
+    size_t blen = 0;
+    if (pki_hex_decode(serial, strlen(serial), &bytes, &blen) != 0) {
+        e->fail = 1;
+        return 1;
+    }
+    e->serials[e->n] = bytes;
+    e->v[e->n] = (pki_crl_entry){.serial = bytes,
+                                 .serial_len = blen,
+                                 .revoked_at = revoked_at,
+                                 .reason = reason > 0 ? reason : PKI_REASON_NONE};
+    e->n++;
+    return 0;
+}
+
+static void entries_free(entries *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->serials[i]);
+    free(e->serials);
+    free(e->v);
+}
+
+/* Makes and saves a new CRL for ca (inside a transaction). */
+static int regenerate(relay_app *app, store *st, const store_ca *ca, uint8_t **der, size_t *len,
+                      int64_t *next_update)
+{
+    char err[200];
+    pki_signer *signer = ca_signer(app, ca, err, sizeof err);
+    pki_issuer is;
+    memset(&is, 0, sizeof is);
+    if (!signer || pki_issuer_from_cert(&is, ca->cert_der, ca->cert_len, err, sizeof err) != 0) {
+        pki_err("CRL for CA %lld: %s", (long long)ca->id, err);
+        return -1;
+    }
+    entries e = {0};
+    int rc = -1;
+    int64_t number;
+    int64_t now = pki_now();
+    if (store_cert_revoked(st, ca->id, add_entry, &e) != STORE_OK || e.fail ||
+        store_crl_next_number(st, ca->id, &number) != STORE_OK)
+        goto out;
+    pki_crl_template t = {.this_update = now,
+                          .next_update = now + ca->crl_validity_s,
+                          .crl_number = (uint64_t)number,
+                          .entries = e.v,
+                          .count = e.n};
+    pki_sig_alg alg;
+    if (pki_sig_alg_from_name(ca->sig_alg, &alg) == 0)
+        t.sig_alg = alg;
+    if (pki_crl_build_sync(&t, &is, signer, der, len, err, sizeof err) != 0) {
+        pki_err("CRL for CA %lld: %s", (long long)ca->id, err);
+        goto out;
+    }
+    if (store_crl_save(st, ca->id, *der, *len, t.next_update) != STORE_OK) {
+        free(*der);
+        *der = NULL;
+        goto out;
+    }
+    *next_update = t.next_update;
+    const char *fields[] = {NULL, NULL};
+    char f[40];
+    snprintf(f, sizeof f, "CA=%lld", (long long)ca->id);
+    fields[0] = f;
+    pki_log_fields(LOG_INFO, fields, "CRL %lld made with %zu entries", (long long)number, e.n);
+    rc = 0;
+out:
+    entries_free(&e);
+    pki_issuer_free(&is);
+    return rc;
+}
+
+static bool due(const store_ca *ca, int64_t next_update, bool dirty, int64_t now)
+{
+    /* Made at next_update - validity; remade once crl_refresh has passed since then. */
+    return dirty || next_update == 0 || now >= next_update - ca->crl_validity_s + ca->crl_refresh_s;
+}
+
+int crl_current(relay_app *app, store *st, int64_t ca_id, uint8_t **der, size_t *len,
+                int64_t *next_update, int *status)
+{
+    *status = 500;
+    store_ca ca;
+    int rc = store_ca_get(st, 0, ca_id, &ca);
+    if (rc != STORE_OK) {
+        *status = rc == STORE_NOT_FOUND ? 404 : 500;
+        return -1;
+    }
+    if (strcmp(ca.status, "active") != 0) {
+        *status = 404;
+        store_ca_clear(&ca);
+        return -1;
+    }
+    bool dirty;
+    rc = -1;
+    if (store_crl_get(st, ca_id, der, len, next_update, &dirty) == STORE_OK) {
+        if (!due(&ca, *next_update, dirty, pki_now()) && *der) {
+            rc = 0;
+        } else {
+            free(*der);
+            *der = NULL;
+            if (store_begin(st) == STORE_OK) {
+                /* Someone else may have just made it: look again under the write lock. */
+                if (store_crl_get(st, ca_id, der, len, next_update, &dirty) == STORE_OK && *der &&
+                    !due(&ca, *next_update, dirty, pki_now())) {
+                    rc = 0;
+                    store_rollback(st);
+                } else {
+                    free(*der);
+                    *der = NULL;
+                    if (regenerate(app, st, &ca, der, len, next_update) == 0 &&
+                        store_commit(st) == STORE_OK) {
+                        rc = 0;
+                    } else {
+                        store_rollback(st);
+                        free(*der);
+                        *der = NULL;
+                    }
+                }
+            }
+        }
+    }
+    store_ca_clear(&ca);
+    return rc;
+}
+
+void crl_refresh_all(relay_app *app, store *st)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (store_ca_ids(st, &ids, &n) != STORE_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *der = NULL;
+        size_t len;
+        int64_t nu;
+        int status;
+        crl_current(app, st, ids[i], &der, &len, &nu, &status);
+        free(der);
+    }
+    free(ids);
+}
+
+typedef struct {
+    relay_app *app;
+    int64_t ca_id;
+} regen_arg;
+
+static void regen_job(void *thread_ctx, void *arg)
+{
+    regen_arg *a = arg;
+    uint8_t *der = NULL;
+    size_t len;
+    int64_t nu;
+    int status;
+    crl_current(a->app, thread_ctx, a->ca_id, &der, &len, &nu, &status);
+    free(der);
+    free(a);
+}
+
+void crl_schedule(relay_app *app, int64_t ca_id)
+{
+    regen_arg *a = malloc(sizeof *a);
+    if (!a)
+        return;
+    a->app = app;
+    a->ca_id = ca_id;
+    if (work_submit(app->pool, regen_job, a) != 0)
+        free(a); /* the CRL stays marked dirty: the next request or tick remakes it */
+}
+
+void crl_serve(api_call *c)
+{
+    int64_t id;
+    if (!api_param_id(c, 0, &id))
+        return;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int64_t next_update;
+    int status;
+    if (crl_current(c->app, c->st, id, &der, &len, &next_update, &status) != 0) {
+        api_error(c, status, status == 404 ? "not_found" : "internal",
+                  status == 404 ? "no such CA" : "cannot make the CRL");
+        return;
+    }
+    httpd_respond(&c->resp, 200, "application/pkix-crl", der, len);
+    int64_t age = next_update - c->now;
+    char cc[64];
+    snprintf(cc, sizeof cc, "max-age=%lld, public", (long long)(age > 0 ? age : 0));
+    httpd_add_header(&c->resp, "Cache-Control", cc);
+    free(der);
+}
