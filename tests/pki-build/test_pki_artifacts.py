@@ -115,6 +115,7 @@ def one_key_type(d, kt, genargs):
             f.write(open(c).read())
     out = run(["certtool", "--verify-chain", "--infile", chain])
     assert "Chain verification output: Verified" in out.stdout, out.stdout
+    assert "Not verified" not in out.stdout, out.stdout
 
     # python3-cryptography: the fields we asked for, and the signatures.
     rc, ic, lc = (x509.load_der_x509_certificate(open(p(n + ".der"), "rb").read())
@@ -192,7 +193,7 @@ def one_key_type(d, kt, genargs):
     assert "verify OK" in (out.stdout + out.stderr)
     run(["certtool", "--crl-info", "--infile", crl])
     out = run(["certtool", "--verify-crl", "--load-ca-certificate", inter, "--infile", crl])
-    assert "Verified" in out.stdout, out.stdout
+    assert "Verified" in out.stdout and "Not verified" not in out.stdout, out.stdout
     cl = x509.load_der_x509_crl(open(p("crl.der"), "rb").read())
     # (cryptography 38's is_signature_valid knows no Ed25519; verify the TBS directly)
     verify_sig(ic.public_key(), cl.signature, cl.tbs_certlist_bytes,
