@@ -370,6 +370,27 @@ async function walkPki() {
     result.p12_file = await saveDownload(() => page.getByRole('button', { name: 'Claim certificate' }).click(), 'alice.p12');
     await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor();
     result.p12_password = P12_PASSWORD;
+    result.claim_url = page.url();
+  });
+
+  await step('claim-link-used', async () => {
+    await page.goto('about:blank');
+    await page.goto(result.claim_url);
+    await page.getByLabel('I have my own CSR').check();
+    await page.getByLabel('Certificate signing request (PEM)').fill(process.env.SERVER_CSR);
+    s.expectStatus(404, '/api/v1/public/claim');
+    await page.getByRole('button', { name: 'Claim certificate' }).click();
+    assert.match(await alertText(), /not valid/);
+  });
+
+  await step('public-request-refused', async () => {
+    // "Web Server" does not allow public requests: its public page says so
+    const t = await page.evaluate(async (ca) => (await (await fetch(`/api/v1/cas/${ca}/templates`)).json()).templates.find((x) => x.name === 'Web Server').id, result.issuing_ca_id);
+    await page.goto(`${BASE}/request/${t}`);
+    await page.getByLabel('Certificate signing request (PEM)').fill(process.env.SERVER_CSR);
+    s.expectStatus(404, `/api/v1/public/templates/${t}/requests`);
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    assert.match(await alertText(), /does not accept public requests/);
   });
 
   await step('revoke', async () => {

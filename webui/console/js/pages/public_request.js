@@ -49,7 +49,13 @@ export async function render({ params, main }) {
         csr.focus();
         throw new Error('Paste a CSR in PEM form (-----BEGIN CERTIFICATE REQUEST-----).');
       }
-      const r = await post(`/public/templates/${id}/requests`, { csr: pem });
+      let r;
+      try {
+        r = await post(`/public/templates/${id}/requests`, { csr: pem });
+      } catch (e) {
+        if (e.code === 'not_found') e.message = 'This request page does not exist or does not accept public requests. Ask the administrator for the right link.';
+        throw e;
+      }
       form.hidden = true;
       clear(result, h('div', { class: 'card' }, h('h1', {}, 'Request submitted'),
         h('p', { role: 'status' }, `Your request #${r.id} waits for approval by an administrator.`),
