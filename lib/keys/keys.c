@@ -31,6 +31,13 @@ void pki_secret_free(void *p, size_t len)
     free(p);
 }
 
+void pki_crypto_thread_exit(void)
+{
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
+}
+
 int pki_key_curve_id(pki_key_type type)
 {
     switch (type) {

@@ -54,6 +54,12 @@ int pki_key_to_encrypted_pkcs8_der(const pki_key *k, const char *password, uint8
                                    size_t *len);
 int pki_key_to_encrypted_pkcs8_pem(const pki_key *k, const char *password, char **pem, size_t *len);
 
+/* Debian's wolfSSL is built with FP_ECC: every thread that signs or verifies with ECDSA gets a
+ * per-thread cache of precomputed points. A thread (a worker of a pool) that used ECDSA must
+ * call this before it exits, or the cache leaks (about 3 KiB per cached point). Harmless to call
+ * from threads that did not. */
+void pki_crypto_thread_exit(void);
+
 /* Wipes len bytes at p and frees p (NULL is fine). */
 void pki_secret_free(void *p, size_t len);
 

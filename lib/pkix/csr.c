@@ -146,7 +146,14 @@ pki_csr *pki_csr_parse(const uint8_t *data, size_t len, char *err, size_t errlen
     if (pkix_csr_read_info(c, &info, err, errlen) != 0)
         goto fail;
     if (pki_sig_alg_from_der(alg.raw, alg.raw_len, &c->sig_alg) != 0) {
-        pkix_errf(err, errlen, "CSR: unsupported signature algorithm");
+        static const uint8_t PSS_OID[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                          0xf7, 0x0d, 0x01, 0x01, 0x0a};
+        if (alg.len >= sizeof PSS_OID && memcmp(alg.val, PSS_OID, sizeof PSS_OID) == 0)
+            pkix_errf(err, errlen,
+                      "CSR: unsupported RSASSA-PSS parameters (SHA-256/384/512, "
+                      "MGF1 with the same hash, salt length = hash length)");
+        else
+            pkix_errf(err, errlen, "CSR: unsupported signature algorithm");
         goto fail;
     }
     int rc = pki_spki_verify(c->spki.p, c->spki.len, c->sig_alg, c->info.p, c->info.len,

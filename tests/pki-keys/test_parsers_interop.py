@@ -136,7 +136,19 @@ class Csr(TmpDirTest):
                 "-sigopt", "rsa_pss_saltlen:max", "-outform", "DER", "-out", req, "-subj", "/CN=x")
         p = keytool("csr", req, check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(p.stderr.decode().strip(), "CSR: unsupported signature algorithm")
+        self.assertEqual(p.stderr.decode().strip(),
+                         "CSR: unsupported RSASSA-PSS parameters (SHA-256/384/512, MGF1 with the "
+                         "same hash, salt length = hash length)")
+        # A DSA-signed CSR: an algorithm we do not do at all.
+        dsa = self.path("dsa.key")
+        openssl("genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048",
+                "-out", self.path("dsa.param"))
+        openssl("genpkey", "-paramfile", self.path("dsa.param"), "-out", dsa)
+        openssl("req", "-new", "-key", dsa, "-sha256", "-outform", "DER", "-out", req, "-subj", "/CN=x")
+        p = keytool("csr", req, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr.decode().strip(),
+                         "CSR: unsupported public key algorithm 1.2.840.10040.4.1")
 
 
 class CaDir:

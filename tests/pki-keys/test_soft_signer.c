@@ -300,6 +300,51 @@ static void test_sync_wrapper_waits_and_times_out(void **state)
         PKI_SIGN_ERR_BAD_ALG);
 }
 
+struct hammer {
+    pki_signer *s;
+    int failures;
+};
+
+static void *hammer_thread(void *arg)
+{
+    struct hammer *h = arg;
+    uint8_t msg[32];
+    for (int i = 0; i < 40; i++) {
+        memset(msg, i, sizeof msg);
+        uint8_t *sig;
+        size_t len;
+        if (pki_signer_sign_sync(h->s, h->s->default_alg, msg, sizeof msg, 0, &sig, &len) != 0 ||
+            pki_spki_verify(h->s->spki, h->s->spki_len, h->s->default_alg, msg, sizeof msg, sig,
+                            len) != 0)
+            h->failures++;
+        free(sig);
+    }
+    pki_crypto_thread_exit(); /* ECDSA's per-thread point cache */
+    return NULL;
+}
+
+/* One signer shared by worker threads (the relay's pool does this): every signature valid. */
+static void test_concurrent_signing(void **state)
+{
+    (void)state;
+    static const pki_key_type types[] = {PKI_KEY_RSA, PKI_KEY_EC_P384, PKI_KEY_ED25519};
+    for (size_t t = 0; t < 3; t++) {
+        pki_signer *s = pki_soft_signer_generate(types[t], 2048);
+        assert_non_null(s);
+        pthread_t th[4];
+        struct hammer h[4];
+        for (int i = 0; i < 4; i++) {
+            h[i] = (struct hammer){.s = s};
+            assert_int_equal(pthread_create(&th[i], NULL, hammer_thread, &h[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(h[i].failures, 0);
+        }
+        pki_signer_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_import_errors_say_what_is_wrong),
         cmocka_unit_test(test_alg_ids_and_names),
         cmocka_unit_test(test_sync_wrapper_waits_and_times_out),
+        cmocka_unit_test(test_concurrent_signing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
