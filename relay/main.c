@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "accounts/accounts.h"
+#include "acme/acme.h"
 #include "api/api.h"
 #include "app.h"
 #include "audit/audit.h"
@@ -69,6 +70,7 @@ static const pki_cfg_key RELAY_SCHEMA[] = {
      "seconds of the first lock-out (doubling each time, at most an hour)"},
     {"audit", PKI_CFG_GROUP, false, NULL, "audit log"},
     {"audit.retention_days", PKI_CFG_INT, false, "30", "days audit entries are kept"},
+    ACME_CONFIG_KEYS,
 };
 
 static const pki_daemon_info RELAY_INFO = {
@@ -108,6 +110,10 @@ static void handle_request(void *arg, const httpd_request *req, httpd_response *
     }
     if (strncmp(req->path, "/api/", 5) == 0) {
         api_dispatch(app, req, resp);
+        return;
+    }
+    if (strncmp(req->path, "/acme/", 6) == 0) {
+        acme_dispatch(app, req, resp);
         return;
     }
     if (console_handle(req, resp))
@@ -296,6 +302,7 @@ static void close_state(relay_app *app)
     auth_throttle_free(app->throttle_ip);
     ca_cache_free();
     ocsp_cache_free();
+    acme_shutdown();
     seal_key_free(app->master);
 }
 
@@ -323,7 +330,7 @@ int main(int argc, char **argv)
     }
     pki_log_set_level(level);
     static relay_app app;
-    if (load_settings(&app, &cfg) != 0) {
+    if (load_settings(&app, &cfg) != 0 || acme_configure(&app, &cfg) != 0) {
         pki_config_free(&cfg);
         return 1;
     }

@@ -285,7 +285,7 @@ int acme_account_update(store *s, const acme_account *a)
     return changed(s, db_run(s->d,
                              "UPDATE acme_account SET status=?, contact=?, jwk=?, thumbprint=?"
                              " WHERE id=?",
-                             "ttttti", a->status, a->contact ? a->contact : "[]", a->jwk,
+                             "tttti", a->status, a->contact ? a->contact : "[]", a->jwk,
                              a->thumbprint, a->id));
 }
 

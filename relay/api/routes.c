@@ -1,6 +1,7 @@
 /* Every REST endpoint and public per-CA service (except OCSP, see relay/ocsp). docs/api.md
  * describes each; tests walk this table (`pki-relay routes`). */
 #include "accounts/accounts.h"
+#include "acme/acme.h"
 #include "api/api.h"
 #include "audit/audit.h"
 #include "ca/ca.h"
@@ -76,6 +77,16 @@ const api_route API_ROUTES[] = {
     {"GET", "/pki/ca/{id}/chain.pem", PUB, public_ca_chain, "CA certificate and chain (PEM)"},
     {"GET", "/pki/ca/{id}/crl", PUB, crl_serve, "CRL (DER)"},
     {"GET", "/pki/ca/{id}/cps", PUB, public_ca_cps, "certification practice statement"},
+    /* ACME administration (relay/acme) */
+    {"GET", "/api/v1/acme/policies", API_ADMIN, acme_api_policy_list, "ACME policies"},
+    {"POST", "/api/v1/acme/policies", API_ADMIN | API_BODY, acme_api_policy_create,
+     "create an ACME policy (template, allowed and pre-approved domains)"},
+    {"DELETE", "/api/v1/acme/policies/{id}", API_ADMIN, acme_api_policy_delete,
+     "delete an unused ACME policy"},
+    {"GET", "/api/v1/acme/eab", API_ADMIN, acme_api_eab_list, "EAB credentials (no keys)"},
+    {"POST", "/api/v1/acme/eab", API_ADMIN | API_BODY, acme_api_eab_create,
+     "create an EAB credential (HMAC key shown once)"},
+    {"DELETE", "/api/v1/acme/eab/{id}", API_ADMIN, acme_api_eab_delete, "delete an EAB credential"},
 };
 
 const size_t API_ROUTES_LEN = sizeof API_ROUTES / sizeof API_ROUTES[0];

@@ -3,6 +3,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/settings.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 #include "log/log.h"
 #include "work/work.h"
 
@@ -59,6 +63,11 @@ static void *worker(void *arg)
     pthread_mutex_unlock(&p->mu);
     if (p->fini)
         p->fini(ctx);
+#ifdef FP_ECC
+    /* wolfCrypt's fixed-point ECC cache is per thread (Debian builds FP_ECC): free it here, or
+     * every worker that verified or signed with ECDSA leaks it at exit. */
+    wc_ecc_fp_free();
+#endif
     return NULL;
 }
 

@@ -1,0 +1,301 @@
+/* Challenge validation on workers (RFC 8555 8.3, 8.4): HTTP-01 fetched with libcurl (timeouts,
+ * a size limit, at most 10 redirects to http/https), DNS-01 through the configured resolver
+ * (glibc res_n* with our own nameserver, so tests point it at a local DNS server). */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "acme/acme_impl.h"
+#include "log/log.h"
+#include "util/timefmt.h"
+#include "work/work.h"
+
+#define HTTP01_MAX_BODY 8192
+
+static json_t *problem(const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static json_t *problem(const char *type, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return acme_problem_json(type, 400, msg);
+}
+
+/* A resolver state aimed at acme.resolver when configured; -1 on failure. */
+static int resolver_init(res_state rs)
+{
+    memset(rs, 0, sizeof *rs);
+    if (res_ninit(rs) != 0)
+        return -1;
+    rs->retrans = g_acme.validation_timeout > 2 ? g_acme.validation_timeout / 2 : 1;
+    rs->retry = 2;
+    if (!g_acme.resolver[0])
+        return 0;
+    char host[sizeof g_acme.resolver];
+    int port = 53;
+    snprintf(host, sizeof host, "%s", g_acme.resolver);
+    char *colon = strrchr(host, ':');
+    if (colon) {
+        *colon = 0;
+        port = atoi(colon + 1);
+    }
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || port <= 0 || port > 65535) {
+        res_nclose(rs);
+        return -1;
+    }
+    rs->nscount = 1;
+    rs->nsaddr_list[0] = sa;
+    return 0;
+}
+
+typedef int (*rr_fn)(void *ctx, const ns_rr *rr, const ns_msg *msg);
+
+/* Queries name/type and calls fn for each answer record of that type. Returns the number of
+ * records seen, 0 for NXDOMAIN/no data, -1 for a failed look-up. */
+static int dns_query(const char *name, int type, rr_fn fn, void *ctx, char *why, size_t whylen)
+{
+    struct __res_state rs;
+    if (resolver_init(&rs) != 0) {
+        snprintf(why, whylen, "the resolver %s cannot be used", g_acme.resolver);
+        return -1;
+    }
+    uint8_t answer[8192];
+    int len = res_nquery(&rs, name, ns_c_in, type, answer, sizeof answer);
+    int herr = rs.res_h_errno;
+    res_nclose(&rs);
+    if (len < 0) {
+        if (herr == HOST_NOT_FOUND || herr == NO_DATA)
+            return 0;
+        snprintf(why, whylen, "DNS look-up of %s failed", name);
+        return -1;
+    }
+    ns_msg msg;
+    if (ns_initparse(answer, len, &msg) != 0) {
+        snprintf(why, whylen, "malformed DNS answer for %s", name);
+        return -1;
+    }
+    int seen = 0;
+    for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+        ns_rr rr;
+        if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
+            break;
+        if ((int)ns_rr_type(rr) != type)
+            continue;
+        seen++;
+        if (fn(ctx, &rr, &msg))
+            break;
+    }
+    return seen;
+}
+
+typedef struct {
+    const char *want;
+    bool found;
+} txt_ctx;
+
+static int txt_match(void *ctx, const ns_rr *rr, const ns_msg *msg)
+{
+    (void)msg;
+    txt_ctx *t = ctx;
+    const uint8_t *p = ns_rr_rdata(*rr);
+    size_t n = ns_rr_rdlen(*rr), o = 0;
+    char text[1024];
+    size_t tl = 0;
+    /* One TXT record may split its value into several strings: they are concatenated. */
+    while (o < n) {
+        size_t sl = p[o++];
+        if (o + sl > n || tl + sl >= sizeof text)
+            return 0;
+        memcpy(text + tl, p + o, sl);
+        tl += sl;
+        o += sl;
+    }
+    text[tl] = 0;
+    if (strcmp(text, t->want) == 0)
+        t->found = true;
+    return t->found;
+}
+
+bool acme_validate_dns01(const char *host, const char *keyauth, json_t **out)
+{
+    char name[300], want[JWK_THUMBPRINT_LEN], why[200];
+    snprintf(name, sizeof name, "_acme-challenge.%s", host);
+    if (jws_sha256_b64url(keyauth, strlen(keyauth), want) != 0) {
+        *out = problem("serverInternal", "cannot hash the key authorization");
+        return false;
+    }
+    txt_ctx t = {want, false};
+    int n = dns_query(name, ns_t_txt, txt_match, &t, why, sizeof why);
+    if (t.found)
+        return true;
+    if (n < 0)
+        *out = problem("dns", "%s", why);
+    else
+        *out = problem("incorrectResponse", "no TXT record at %s holds the expected digest%s", name,
+                       n == 0 ? " (none found)" : "");
+    return false;
+}
+
+typedef struct {
+    char addr[64];
+} a_ctx;
+
+static int a_first(void *ctx, const ns_rr *rr, const ns_msg *msg)
+{
+    (void)msg;
+    if (ns_rr_rdlen(*rr) != 4)
+        return 0;
+    inet_ntop(AF_INET, ns_rr_rdata(*rr), ((a_ctx *)ctx)->addr, sizeof((a_ctx *)ctx)->addr);
+    return 1;
+}
+
+typedef struct {
+    char buf[HTTP01_MAX_BODY + 1];
+    size_t len;
+    bool too_big;
+} body_buf;
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
+{
+    body_buf *b = arg;
+    size_t n = size * nmemb;
+    if (b->len + n > HTTP01_MAX_BODY) {
+        b->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    return n;
+}
+
+bool acme_validate_http01(const char *host, const char *token, const char *keyauth, json_t **out)
+{
+    char url[600], resolve_line[400], why[200];
+    snprintf(url, sizeof url, "http://%s:%d/.well-known/acme-challenge/%s", host,
+             g_acme.http01_port, token);
+    struct curl_slist *resolve = NULL;
+    if (g_acme.resolver[0]) {
+        a_ctx a = {""};
+        int n = dns_query(host, ns_t_a, a_first, &a, why, sizeof why);
+        if (n <= 0 || !a.addr[0]) {
+            *out =
+                problem(n < 0 ? "dns" : "dns", "%s", n < 0 ? why : "the name has no IPv4 address");
+            return false;
+        }
+        snprintf(resolve_line, sizeof resolve_line, "%s:%d:%s", host, g_acme.http01_port, a.addr);
+        resolve = curl_slist_append(NULL, resolve_line);
+    }
+    CURL *c = curl_easy_init();
+    body_buf *b = calloc(1, sizeof *b);
+    if (!c || !b) {
+        curl_easy_cleanup(c);
+        curl_slist_free_all(resolve);
+        free(b);
+        *out = problem("serverInternal", "out of memory");
+        return false;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)g_acme.validation_timeout);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)g_acme.validation_timeout);
+    /* RFC 8555 8.3: redirects may be followed, to http or https only; the certificate of an
+     * https target is not checked (the challenge proves control, not TLS). */
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "pki-relay-acme");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(resolve);
+    bool ok = false;
+    if (b->too_big) {
+        *out = problem("unauthorized", "the response at %s is larger than %d bytes", url,
+                       HTTP01_MAX_BODY);
+    } else if (rc != CURLE_OK) {
+        *out = problem("connection", "fetching %s: %s", url, curl_easy_strerror(rc));
+    } else if (status != 200) {
+        *out = problem("unauthorized", "fetching %s: HTTP status %ld", url, status);
+    } else {
+        b->buf[b->len] = 0;
+        while (b->len > 0 && (b->buf[b->len - 1] == '\n' || b->buf[b->len - 1] == '\r' ||
+                              b->buf[b->len - 1] == ' ' || b->buf[b->len - 1] == '\t'))
+            b->buf[--b->len] = 0;
+        ok = strcmp(b->buf, keyauth) == 0;
+        if (!ok)
+            *out = problem("unauthorized", "the key authorization at %s is wrong", url);
+    }
+    free(b);
+    return ok;
+}
+
+typedef struct {
+    int64_t authz_id;
+    int idx;
+} val_job;
+
+static void validate_job(void *thread_ctx, void *arg)
+{
+    val_job *j = arg;
+    store *st = thread_ctx;
+    acme_authz a = {0};
+    acme_account acct = {0};
+    json_t *prob = NULL;
+    bool ok = false;
+    if (acme_store_ensure(st) != STORE_OK || acme_authz_get(st, j->authz_id, &a) != STORE_OK ||
+        acme_account_get(st, a.account_id, &acct) != STORE_OK) {
+        prob = problem("serverInternal", "the authorization could not be loaded");
+    } else {
+        char keyauth[128];
+        snprintf(keyauth, sizeof keyauth, "%s.%s", a.token, acct.thumbprint);
+        ok = j->idx == 0 ? acme_validate_http01(a.value, a.token, keyauth, &prob)
+                         : acme_validate_dns01(a.value, keyauth, &prob);
+    }
+    char *ptext = prob ? json_dumps(prob, JSON_COMPACT) : NULL;
+    if (acme_authz_finish(st, j->authz_id, j->idx, ok, ptext, pki_now()) != STORE_OK)
+        pki_warn("acme: authorization %lld changed during validation", (long long)j->authz_id);
+    pki_info("acme: %s validation of %s (authorization %lld): %s",
+             j->idx == 0 ? "http-01" : "dns-01", a.value, (long long)j->authz_id,
+             ok ? "valid" : (ptext ? ptext : "invalid"));
+    free(ptext);
+    if (prob)
+        json_decref(prob);
+    acme_authz_clear(&a);
+    acme_account_clear(&acct);
+    free(j);
+}
+
+int acme_validate_submit(relay_app *app, int64_t authz_id, int idx)
+{
+    val_job *j = malloc(sizeof *j);
+    if (!j)
+        return -1;
+    j->authz_id = authz_id;
+    j->idx = idx;
+    if (work_submit(app->pool, validate_job, j) != 0) {
+        free(j);
+        return -1;
+    }
+    return 0;
+}
