@@ -253,7 +253,7 @@ async function walkPki() {
     await page.getByLabel('Certificate signing request (PEM)').fill(result.intermediate_csr);
     await page.getByRole('button', { name: 'Submit', exact: true }).click();
     await page.getByRole('heading', { name: 'Pending Requests' }).waitFor();
-    await page.locator('tr.highlight').waitFor();
+    await page.locator('tr.highlight').filter({ hasText: 'Example Issuing CA' }).waitFor();
   });
 
   await step('approve-intermediate', async () => {
@@ -313,6 +313,7 @@ async function walkPki() {
 
   await step('approve-with-override', async () => {
     const dlg = await openRequestModal();
+    await dlg.getByText('CN=server.example.com').waitFor();
     await dlg.getByText('Overrides (optional)').click();
     await dlg.getByLabel('Subject alternative names').fill('www.example.com, example.com');
     await dlg.getByLabel('Validity', { exact: true }).selectOption('days');

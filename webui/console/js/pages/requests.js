@@ -59,8 +59,15 @@ export async function render(ctx) {
   await busy(null, msg, load);
 }
 
+// What was asked for: a pre-approved request's fixed subject, else the CSR's.
 function requestSubject(r) {
-  return r.csr_subject || (r.params && r.params.subject) || r.subject || '—';
+  const p = r.params || {};
+  return p.subject || p.csr_subject || '—';
+}
+
+function requestSans(r) {
+  const p = r.params || {};
+  return p.sans || p.csr_sans || [];
 }
 
 function requestModal(r, templates, reload) {
@@ -71,7 +78,8 @@ function requestModal(r, templates, reload) {
     h('dt', {}, 'Source'), h('dd', {}, r.source),
     h('dt', {}, 'Status'), h('dd', {}, r.status),
     h('dt', {}, 'Requested subject'), h('dd', {}, requestSubject(r)),
-    (r.csr_sans || (r.params && r.params.sans)) ? [h('dt', {}, 'Requested SANs'), h('dd', {}, (r.csr_sans || r.params.sans).join(', '))] : null,
+    h('dt', {}, 'Requested SANs'), h('dd', {}, requestSans(r).join(', ') || 'none'),
+    r.params && r.params.key_type ? [h('dt', {}, 'Key'), h('dd', {}, r.params.key_type)] : null,
     h('dt', {}, 'Created'), h('dd', {}, fmtTime(r.created)));
   if (!pending) {
     const dlg = modal(`Request #${r.id}`, h('div', {}, info,
