@@ -244,7 +244,12 @@ async function walkPki() {
     assert.equal(await page.getByLabel('Template name').inputValue(), 'Certificate Authority');
     await page.getByRole('button', { name: 'Create Template' }).click();
     await page.getByRole('heading', { name: 'Edit Template' }).waitFor();
-    await page.getByRole('tab', { name: 'Basic Constraints' }).click();
+    // the tabs work with the keyboard: arrow keys move between them
+    await page.getByRole('tab', { name: 'General' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('tab', { name: 'Basic Constraints' }).getAttribute('aria-selected'), 'true');
     assert.equal(await page.getByLabel('Certificate authority (CA: true)').isChecked(), true);
   });
 
@@ -492,6 +497,29 @@ async function walkPki() {
     await page.goto(BASE + `/cas/${result.root_ca_id}`);
     await page.getByRole('button', { name: 'Edit CA' }).waitFor();
     await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  await step('users', async () => {
+    await nav('Users');
+    await page.getByLabel('User name').fill('operator');
+    await page.getByLabel('Initial password').fill('operator-password');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('cell', { name: 'operator', exact: true }).waitFor();
+  });
+
+  await step('tenancy', async () => {
+    // another user sees none of admin's CAs (P-2) and is led to create one (P-3)
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('User name').fill('operator');
+    await page.getByLabel('Password').fill('operator-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Create your first certificate authority' }).waitFor();
+    assert.equal(await page.getByLabel('Active CA').count(), 0);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('User name').fill(ADMIN.name);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByLabel('Active CA').waitFor();
   });
 
   await step('delete-ca', async () => {
