@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/timefmt.h"
-
 void pki_derw_init(pki_der_writer *w)
 {
     memset(w, 0, sizeof *w);
@@ -439,25 +437,52 @@ void pki_derw_oid(pki_der_writer *w, const char *dotted)
     pki_derw_tlv(w, PKI_DER_OID, buf, (size_t)n);
 }
 
+/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm): formatting by hand rather
+ * than with snprintf keeps a million-entry CRL cheap. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *two(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
 static void time_as(pki_der_writer *w, int64_t t, int force_generalized)
 {
-    char buf[24];
-    int gen;
-    if (pki_time_to_asn1(t, buf, sizeof buf, &gen)) {
+    if (t < -62167219200LL || t > 253402300799LL) { /* years 0000..9999 */
         fail(w, PKI_DERW_ERR_ARG);
         return;
     }
-    if (force_generalized && !gen) {
-        /* Same instant with four year digits: UTCTime's YY covers 1950..2049 only. */
-        char g[24];
-        int yy = (buf[0] - '0') * 10 + (buf[1] - '0');
-        memcpy(g, yy >= 50 ? "19" : "20", 2);
-        memcpy(g + 2, buf, 14);
-        pki_derw_tlv(w, PKI_DER_GENERALIZED_TIME, (const uint8_t *)g, 15);
-        return;
-    }
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    unsigned secs = (unsigned)(t - days * 86400);
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    int gen = force_generalized || y < 1950 || y > 2049;
+    char buf[16], *p = buf;
+    if (gen)
+        p = two(p, (unsigned)(y / 100));
+    p = two(p, (unsigned)(y % 100));
+    p = two(p, mo);
+    p = two(p, d);
+    p = two(p, secs / 3600);
+    p = two(p, secs / 60 % 60);
+    p = two(p, secs % 60);
+    *p++ = 'Z';
     pki_derw_tlv(w, gen ? PKI_DER_GENERALIZED_TIME : PKI_DER_UTC_TIME, (const uint8_t *)buf,
-                 strlen(buf));
+                 (size_t)(p - buf));
 }
 
 void pki_derw_time(pki_der_writer *w, int64_t t)

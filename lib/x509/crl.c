@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/timefmt.h"
 #include "x509/x509.h"
 #include "x509/x509_impl.h"
 
@@ -13,13 +12,6 @@ static const uint8_t OID_INVALIDITY[] = {0x55, 0x1d, 0x18}; /* 2.5.29.24 */
 static int reason_ok(int r)
 {
     return r == PKI_REASON_NONE || (r >= 0 && r <= 10 && r != 7);
-}
-
-static int time_ok(int64_t t)
-{
-    char buf[24];
-    int gen;
-    return pki_time_to_asn1(t, buf, sizeof buf, &gen) == 0;
 }
 
 static int check(const pki_crl_template *t, const pki_issuer *issuer, char *err, size_t errlen)
@@ -35,7 +27,7 @@ static int check(const pki_crl_template *t, const pki_issuer *issuer, char *err,
     if (issuer->ski_len == 0)
         return pki_x509_err(err, errlen, PKI_X509_ERR_LINT,
                             "lint aki.issuer_ski: the issuer has no subjectKeyIdentifier");
-    if (!time_ok(t->this_update) || !time_ok(t->next_update))
+    if (!pki_x509_time_ok(t->this_update) || !pki_x509_time_ok(t->next_update))
         return pki_x509_err(err, errlen, PKI_X509_ERR_LINT,
                             "lint time.range: update times must lie in years 0000..9999");
     if (t->next_update <= t->this_update)
@@ -67,7 +59,8 @@ static int check(const pki_crl_template *t, const pki_issuer *issuer, char *err,
         if (!reason_ok(e->reason))
             return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "CRL entry %zu: bad reason %d", i,
                                 e->reason);
-        if (!time_ok(e->revoked_at) || (e->invalidity_date && !time_ok(e->invalidity_date)))
+        if (!pki_x509_time_ok(e->revoked_at) ||
+            (e->invalidity_date && !pki_x509_time_ok(e->invalidity_date)))
             return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "CRL entry %zu: bad time", i);
     }
     return 0;

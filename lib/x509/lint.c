@@ -2,7 +2,6 @@
  * failure names its rule so an operator can tell a template problem from a request problem. */
 #include <string.h>
 
-#include "util/timefmt.h"
 #include "x509/x509.h"
 #include "x509/x509_impl.h"
 
@@ -15,14 +14,6 @@ static int has_eku(const pki_cert_template *t, const char *name, const char *oid
         if (!strcmp(t->eku[i], name) || !strcmp(t->eku[i], oid))
             return 1;
     return 0;
-}
-
-/* The DER writer picks UTCTime or GeneralizedTime by year; this only checks the year fits. */
-static int time_ok(int64_t t)
-{
-    char buf[24];
-    int gen;
-    return pki_time_to_asn1(t, buf, sizeof buf, &gen) == 0;
 }
 
 /* Extensions the builder writes itself; "extra" must not repeat them. */
@@ -54,7 +45,7 @@ int pki_cert_lint(const pki_cert_template *t, const pki_issuer *issuer, char *er
         if (n + ((s[0] & 0x80) != 0) > 20)
             LINT("serial.range", "the serial number is longer than 20 octets");
     }
-    if (!time_ok(t->not_before) || !time_ok(t->not_after))
+    if (!pki_x509_time_ok(t->not_before) || !pki_x509_time_ok(t->not_after))
         LINT("time.range", "validity times must lie in years 0000..9999");
     if (t->not_after <= t->not_before)
         LINT("validity.order", "notAfter must be later than notBefore");

@@ -8,7 +8,6 @@
 #include <wolfssl/wolfcrypt/sha.h>
 
 #include "der/der_reader.h"
-#include "util/timefmt.h"
 #include "x509/x509.h"
 #include "x509/x509_impl.h"
 
@@ -37,18 +36,11 @@ int pki_ocsp_certid_sha1(pki_ocsp_certid *id, const uint8_t *issuer_name, size_t
     return 0;
 }
 
-static int time_ok(int64_t t)
-{
-    char buf[24];
-    int gen;
-    return pki_time_to_asn1(t, buf, sizeof buf, &gen) == 0;
-}
-
 static int check(const pki_ocsp_template *t, char *err, size_t errlen)
 {
     if (t->count == 0 || !t->responses)
         return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "OCSP: no responses");
-    if (!time_ok(t->produced_at))
+    if (!pki_x509_time_ok(t->produced_at))
         return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "OCSP: bad producedAt");
     for (size_t i = 0; i < t->count; i++) {
         const pki_ocsp_single *r = &t->responses[i];
@@ -66,9 +58,10 @@ static int check(const pki_ocsp_template *t, char *err, size_t errlen)
             r->status != PKI_OCSP_UNKNOWN)
             return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "OCSP response %zu: bad status",
                                 i);
-        if (!time_ok(r->this_update) || (r->next_update && !time_ok(r->next_update)) ||
+        if (!pki_x509_time_ok(r->this_update) ||
+            (r->next_update && !pki_x509_time_ok(r->next_update)) ||
             (r->next_update && r->next_update < r->this_update) ||
-            (r->status == PKI_OCSP_REVOKED && !time_ok(r->revoked_at)))
+            (r->status == PKI_OCSP_REVOKED && !pki_x509_time_ok(r->revoked_at)))
             return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "OCSP response %zu: bad time", i);
         if (r->status == PKI_OCSP_REVOKED && r->reason != PKI_REASON_NONE &&
             (r->reason < 0 || r->reason > 10 || r->reason == 7))

@@ -33,6 +33,13 @@ int pki_x509_sign_sync(uint8_t *tbs, size_t tbs_len, pki_sig_alg alg, pki_signer
                        pki_x509_assemble_fn assemble, void *extra, void (*extra_free)(void *),
                        uint8_t **der, size_t *len, char *err, size_t errlen);
 
+/* Whether t falls in years 0000..9999, the range ASN.1 times can carry (the DER writer picks
+ * UTCTime or GeneralizedTime itself). */
+static inline int pki_x509_time_ok(int64_t t)
+{
+    return t >= -62167219200LL && t <= 253402300799LL;
+}
+
 /* Whether the template's subject (pki_name or DER) is empty. */
 int pki_x509_subject_empty(const pki_cert_template *t);
 

@@ -13,6 +13,7 @@
 
 #include "der/der_writer.h"
 #include "util/encoding.h"
+#include "util/timefmt.h"
 
 /* Compares the writer's whole output with hex. */
 static void expect_hex(pki_der_writer *w, const char *hex)
@@ -183,6 +184,45 @@ static void test_times(void **state)
     pki_derw_init(&w);
     pki_derw_generalized_time(&w, 0);
     expect_hex(&w, "180f31393730303130313030303030305a");
+}
+
+/* The writer formats times itself (for speed); it must agree with lib/util's formatter
+ * everywhere, leap days and century years included. */
+static void test_times_agree_with_timefmt(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL; /* xorshift: reproducible spread of instants */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* years 0000..9999, plus the edges */
+        int64_t t = i == 0   ? -62167219200LL
+                    : i == 1 ? 253402300799LL
+                             : -62167219200LL + (int64_t)(x % 315537897600ULL);
+        char want[24];
+        int gen;
+        assert_int_equal(pki_time_to_asn1(t, want, sizeof want, &gen), 0);
+        pki_der_writer w;
+        pki_derw_init(&w);
+        pki_derw_time(&w, t);
+        size_t len;
+        uint8_t *der = pki_derw_take(&w, &len);
+        assert_non_null(der);
+        assert_int_equal(der[0], gen ? PKI_DER_GENERALIZED_TIME : PKI_DER_UTC_TIME);
+        assert_int_equal(der[1], strlen(want));
+        assert_memory_equal(der + 2, want, strlen(want));
+        free(der);
+    }
+    pki_der_writer w;
+    pki_derw_init(&w);
+    pki_derw_time(&w, 253402300800LL); /* year 10000 */
+    assert_int_equal(pki_derw_error(&w), PKI_DERW_ERR_ARG);
+    pki_derw_free(&w);
+    pki_derw_init(&w);
+    pki_derw_time(&w, -62167219201LL); /* year -1 */
+    assert_int_equal(pki_derw_error(&w), PKI_DERW_ERR_ARG);
+    pki_derw_free(&w);
 }
 
 static void test_strings(void **state)
@@ -380,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_set_of_canonical),
         cmocka_unit_test(test_balance_errors),
         cmocka_unit_test(test_million_entries),
+        cmocka_unit_test(test_times_agree_with_timefmt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
