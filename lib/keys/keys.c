@@ -1,4 +1,5 @@
 /* Key objects: allocation, generation, signing and the public key. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,30 @@ void pki_crypto_thread_exit(void)
 #ifdef FP_ECC
     wc_ecc_fp_free();
 #endif
+}
+
+/* The FP_ECC cache is per thread; a thread-specific key whose destructor frees it means no
+ * worker pool has to remember to call pki_crypto_thread_exit() itself. */
+static pthread_key_t g_ecc_thread_key;
+static pthread_once_t g_ecc_thread_once = PTHREAD_ONCE_INIT;
+static int g_ecc_thread_key_ok;
+
+static void ecc_thread_destructor(void *unused)
+{
+    (void)unused;
+    pki_crypto_thread_exit();
+}
+
+static void ecc_thread_key_create(void)
+{
+    g_ecc_thread_key_ok = pthread_key_create(&g_ecc_thread_key, ecc_thread_destructor) == 0;
+}
+
+void pki_crypto_thread_note_ecc(void)
+{
+    pthread_once(&g_ecc_thread_once, ecc_thread_key_create);
+    if (g_ecc_thread_key_ok && pthread_getspecific(g_ecc_thread_key) == NULL)
+        pthread_setspecific(g_ecc_thread_key, (void *)1);
 }
 
 int pki_key_curve_id(pki_key_type type)
@@ -142,6 +167,7 @@ pki_key *pki_key_generate(pki_key_type type, unsigned rsa_bits, char *err, size_
         if (wc_ecc_init(&k->u.ecc) == 0) {
             k->key_ok = 1;
             int id = pki_key_curve_id(type);
+            pki_crypto_thread_note_ecc();
             rc = wc_ecc_make_key_ex(&k->rng, wc_ecc_get_curve_size_from_id(id), &k->u.ecc, id);
         }
         break;
@@ -256,6 +282,7 @@ static int sign_locked(pki_key *k, pki_sig_alg alg, const uint8_t *tbs, size_t t
         return -1;
     int rc;
     if (k->type != PKI_KEY_RSA) {
+        pki_crypto_thread_note_ecc();
         rc = wc_ecc_sign_hash(digest, (word32)dlen, out, out_len, &k->rng, &k->u.ecc);
     } else if (pki_sig_alg_is_pss(alg)) {
         /* RFC 4055 / BR 7.1.3.2: MGF1 with the same hash, salt as long as the hash. */

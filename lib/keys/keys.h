@@ -55,9 +55,12 @@ int pki_key_to_encrypted_pkcs8_der(const pki_key *k, const char *password, uint8
 int pki_key_to_encrypted_pkcs8_pem(const pki_key *k, const char *password, char **pem, size_t *len);
 
 /* Debian's wolfSSL is built with FP_ECC: every thread that signs or verifies with ECDSA gets a
- * per-thread cache of precomputed points. A thread (a worker of a pool) that used ECDSA must
- * call this before it exits, or the cache leaks (about 3 KiB per cached point). Harmless to call
- * from threads that did not. */
+ * per-thread cache of precomputed points (about 3 KiB per cached point). The ECDSA paths of
+ * this library call pki_crypto_thread_note_ecc(), which frees that cache when the thread exits
+ * (a thread-specific destructor), so worker pools need do nothing. Code that calls wolfCrypt's
+ * ECC functions directly on a thread that later exits calls pki_crypto_thread_note_ecc() too,
+ * or pki_crypto_thread_exit() before it exits. Harmless in threads that did no ECDSA. */
+void pki_crypto_thread_note_ecc(void);
 void pki_crypto_thread_exit(void);
 
 /* Wipes len bytes at p and frees p (NULL is fine). */

@@ -196,6 +196,7 @@ int pki_spki_verify(const uint8_t *spki, size_t spki_len, pki_sig_alg alg, const
                 rc = verify_rsa(&pk, alg, digest, dlen, sig, sig_len);
             else {
                 int res = 0;
+                pki_crypto_thread_note_ecc();
                 if (wc_ecc_verify_hash(sig, (word32)sig_len, digest, (word32)dlen, &res,
                                        &pk.u.ecc) == 0 &&
                     res == 1)
