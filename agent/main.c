@@ -55,8 +55,8 @@ static void wake(void *arg)
 
 static void tick(void *app)
 {
-    (void)app;
     pki_daemon_watchdog_ping();
+    agent_app_status(app);
     pki_status_publish();
 }
 

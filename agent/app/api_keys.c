@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "daemon/status.h"
 #include "jsonapi/jsonapi.h"
 #include "provision/provision.h"
 #include "yubikey/yk.h"
@@ -76,6 +77,30 @@ static json_t *key_list(agent_app *a)
     for (i = 0; i < json_array_size(list) && (k = json_array_get(list, i)); i++)
         merge_states(a, k);
     return json_pack("{s:o}", "keys", list);
+}
+
+void agent_app_status(agent_app *a)
+{
+    if (!a->keys)
+        return;
+    json_t *list = key_list(a);
+    json_t *arr = json_object_get(list, "keys");
+    long provisioned = 0, pending = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *slots = json_object_get(json_array_get(arr, i), "slots");
+        for (size_t k = 0; k < json_array_size(slots); k++) {
+            const char *st = jsonapi_str(json_array_get(slots, k), "state");
+            provisioned += st && strcmp(st, "provisioned") == 0;
+            pending += st && (strcmp(st, "csr_pending") == 0 || strncmp(st, "key_", 4) == 0);
+        }
+    }
+    pki_status_count("keys", (long)json_array_size(arr), "YubiKey", "YubiKeys");
+    pki_status_count("slots", provisioned, "slot provisioned", "slots provisioned");
+    if (pending)
+        pki_status_count("pending", pending, "slot half-provisioned", "slots half-provisioned");
+    else
+        pki_status_clear("pending");
+    json_decref(list);
 }
 
 static bool refresh_job(ykpiv_state *yk, uint32_t serial, void *ctx)

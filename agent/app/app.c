@@ -6,7 +6,8 @@
 #include "jsonapi/jsonapi.h"
 
 /* Files served without a session: the login page and what it loads. */
-static const char *const PUBLIC_FILES[] = {"/login.html", "/login.js", "/style.css"};
+static const char *const PUBLIC_FILES[] = {"/login.html", "/login.js", "/style.css",
+                                           "/favicon.svg"};
 
 static void security_headers(httpd_response *resp)
 {

@@ -16,6 +16,10 @@ typedef struct {
     const char *webui_root;
 } agent_app;
 
+/* Refreshes the status line items (YubiKeys present, slots provisioned) for STATUS= and
+ * iothsmctl status. Cheap: reads the key cache and the state database. */
+void agent_app_status(agent_app *a);
+
 /* The httpd handler; app is an agent_app. */
 void agent_app_handle(void *app, const httpd_request *req, httpd_response *resp);
 

@@ -209,8 +209,10 @@ static int take_secrets(json_t *in, secrets *s, yk_result *r)
                   {"key", &s->key}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (jsonapi_take_secret(in, fields[i].name, fields[i].dst) < 0)
-            return ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_request", "\"%s\" must be a string",
-                            fields[i].name);
+            return ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400,
+                            strcmp(fields[i].name, "key") == 0 ? "bad_key" : "bad_request",
+                            "\"%s\" must be a string of at most %d bytes", fields[i].name,
+                            SECRET_MAX);
     return 0;
 }
 
@@ -642,7 +644,10 @@ static json_t *op_clear(const prov_env *env, uint32_t serial, int slot, json_t *
         *r = s.r;
         return NULL;
     }
-    agent_state_slot_delete(env->state, serial, ykc_slot_name(slot));
+    /* The slot keeps a throw-away key nobody can use: record it as empty so the wizard offers
+     * it again. */
+    if (record_put(env, serial, slot, json_pack("{s:s}", "state", "empty"), r) != 0)
+        return NULL;
     audit(env, "slot_cleared", serial, slot, NULL);
     return json_pack("{s:s,s:s}", "slot", ykc_slot_name(slot), "state", "empty");
 }

@@ -4,8 +4,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define SECRET_MAX 4096
-
 void secret_wipe(void *p, size_t len)
 {
     if (p && len)

@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 
+/* The longest secret kept (a pasted PEM private key fits easily). */
+#define SECRET_MAX 16384
+
 typedef struct {
     char *buf; /* NUL-terminated, locked; NULL when empty */
     size_t len;

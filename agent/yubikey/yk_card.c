@@ -38,9 +38,18 @@ int ykc_fail(yk_result *r, int status, int http, const char *code, const char *f
     return status;
 }
 
-/* Maps a libykpiv failure of step to r. */
-static int fail_rc(yk_result *r, ykpiv_rc rc, const char *step)
+/* Whether the card still answers; a generic failure may be a card pulled out mid-command. */
+static bool card_answers(ykpiv_state *yk)
 {
+    int tries = 0;
+    return ykpiv_get_pin_retries(yk, &tries) != YKPIV_PCSC_ERROR;
+}
+
+/* Maps a libykpiv failure of step to r. */
+static int fail_rc_yk(ykpiv_state *yk, yk_result *r, ykpiv_rc rc, const char *step)
+{
+    if (rc != YKPIV_PCSC_ERROR && rc != YKPIV_AUTHENTICATION_ERROR && yk && !card_answers(yk))
+        rc = YKPIV_PCSC_ERROR;
     if (rc == YKPIV_PCSC_ERROR)
         return ykc_fail(r, PKI_SIGN_ERR_CARD_ABSENT, 503, "card_absent",
                         "%s: the YubiKey was removed or does not answer", step);
@@ -270,7 +279,7 @@ static int pin_failure(yk_result *r, ykpiv_rc rc, int tries, const char *what)
         return ykc_fail(r, PKI_SIGN_ERR_PIN_REQUIRED, 403, "wrong_pin", "wrong %s: %d retries left",
                         what, tries);
     }
-    return fail_rc(r, rc, what);
+    return fail_rc_yk(NULL, r, rc, what);
 }
 
 int ykc_verify_pin(ykpiv_state *yk, const secret *pin, yk_result *r)
@@ -297,7 +306,7 @@ int ykc_admin_login(ykpiv_state *yk, const secret *pin, yk_result *r)
         rc = ykpiv_authenticate(yk, mgm.data);
     explicit_bzero(&mgm, sizeof mgm);
     if (rc != YKPIV_OK)
-        return fail_rc(r, rc, "management key");
+        return fail_rc_yk(yk, r, rc, "management key");
     return 0;
 }
 
@@ -349,7 +358,7 @@ int ykc_setup(ykpiv_state *yk, const secret *pin, const secret *new_pin, const s
     rc = ykpiv_util_set_protected_mgm(yk, &mgm);
     explicit_bzero(&mgm, sizeof mgm);
     if (rc != YKPIV_OK)
-        return fail_rc(r, rc, "storing the PIN-protected management key");
+        return fail_rc_yk(yk, r, rc, "storing the PIN-protected management key");
     (void)ykpiv_util_set_pin_last_changed(yk);
     return 0;
 }
@@ -414,7 +423,7 @@ int ykc_generate(ykpiv_state *yk, int slot, pki_key_type type, int pin_policy, i
         ykpiv_util_generate_key(yk, (uint8_t)slot, algo, (uint8_t)pin_policy, (uint8_t)touch_policy,
                                 &n, &n_len, &e, &e_len, &point, &point_len);
     if (rc != YKPIV_OK)
-        return fail_rc(r, rc, "key generation");
+        return fail_rc_yk(yk, r, rc, "key generation");
     int ok = spki_from_parts(algo, n, n_len, e, e_len, point, point_len, spki, spki_len);
     ykpiv_util_free(yk, n);
     ykpiv_util_free(yk, e);
@@ -520,7 +529,7 @@ int ykc_import_key(ykpiv_state *yk, int slot, const pki_key *key, int pin_policy
     if (!parsed)
         return ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_key", "cannot read the private key");
     if (rc != YKPIV_OK)
-        return fail_rc(r, rc, "key import");
+        return fail_rc_yk(yk, r, rc, "key import");
     return 0;
 }
 
@@ -528,7 +537,7 @@ int ykc_write_cert(ykpiv_state *yk, int slot, const uint8_t *der, size_t len, yk
 {
     ykpiv_rc rc =
         ykpiv_util_write_cert(yk, (uint8_t)slot, (uint8_t *)der, len, YKPIV_CERTINFO_UNCOMPRESSED);
-    return rc == YKPIV_OK ? 0 : fail_rc(r, rc, "writing the certificate");
+    return rc == YKPIV_OK ? 0 : fail_rc_yk(yk, r, rc, "writing the certificate");
 }
 
 int ykc_read_cert(ykpiv_state *yk, int slot, uint8_t **der, size_t *len, yk_result *r)
@@ -544,7 +553,7 @@ int ykc_read_cert(ykpiv_state *yk, int slot, uint8_t **der, size_t *len, yk_resu
         if (data)
             ykpiv_util_free(yk, data);
         if (rc == YKPIV_PCSC_ERROR)
-            return fail_rc(r, rc, "reading the certificate");
+            return fail_rc_yk(yk, r, rc, "reading the certificate");
         return 1;
     }
     *der = malloc(dl);
@@ -558,7 +567,7 @@ int ykc_read_cert(ykpiv_state *yk, int slot, uint8_t **der, size_t *len, yk_resu
 int ykc_delete_cert(ykpiv_state *yk, int slot, yk_result *r)
 {
     ykpiv_rc rc = ykpiv_util_delete_cert(yk, (uint8_t)slot);
-    return rc == YKPIV_OK ? 0 : fail_rc(r, rc, "deleting the certificate");
+    return rc == YKPIV_OK ? 0 : fail_rc_yk(yk, r, rc, "deleting the certificate");
 }
 
 int ykc_clear_slot(ykpiv_state *yk, int slot, yk_result *r)
@@ -578,7 +587,8 @@ int ykc_attest(ykpiv_state *yk, int slot, uint8_t **der, size_t *len, yk_result 
     size_t bl = sizeof buf;
     ykpiv_rc rc = ykpiv_attest(yk, (uint8_t)slot, buf, &bl);
     if (rc != YKPIV_OK)
-        return fail_rc(r, rc, "attestation (only keys generated on the card can be attested)");
+        return fail_rc_yk(yk, r, rc,
+                          "attestation (only keys generated on the card can be attested)");
     *der = malloc(bl);
     if (!*der)
         return ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 500, "internal", "out of memory");
@@ -647,7 +657,7 @@ int ykc_sign(ykpiv_state *yk, int slot, pki_key_type type, pki_sig_alg alg, cons
     }
     ykpiv_rc rc = ykpiv_sign_data(yk, in, in_len, out, &out_len, algo, (uint8_t)slot);
     if (rc != YKPIV_OK)
-        return fail_rc(r, rc, "signing");
+        return fail_rc_yk(yk, r, rc, "signing");
     *sig = malloc(out_len);
     if (!*sig)
         return ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 500, "internal", "out of memory");

@@ -56,6 +56,7 @@ static bool sign_on_card(ykpiv_state *yk, uint32_t serial, void *arg)
     yk_result r = {.retries = -1};
     uint8_t *sig = NULL;
     size_t sig_len = 0;
+    bool pin_checked = false; /* the retry counter may have moved: refresh the description */
     if (!yk) {
         ykc_fail(&r, PKI_SIGN_ERR_CARD_ABSENT, 503, "card_absent", "the YubiKey was removed");
     } else {
@@ -68,13 +69,17 @@ static bool sign_on_card(ykpiv_state *yk, uint32_t serial, void *arg)
         if (refuse) {
             ykc_fail(&r, PKI_SIGN_ERR_PIN_REQUIRED, 403, "pin_required",
                      "the PIN given earlier was refused; enter it again");
-        } else if (pin.buf && ykc_verify_pin(yk, &pin, &r) != 0) {
-            pthread_mutex_lock(&k->lock);
-            k->pin_bad = true; /* never try the same wrong PIN twice */
-            secret_clear(&k->pin);
-            pthread_mutex_unlock(&k->lock);
         } else {
-            (void)ykc_sign(yk, k->slot, j->type, j->alg, j->tbs, j->tbs_len, &sig, &sig_len, &r);
+            pin_checked = pin.buf != NULL;
+            if (pin_checked && ykc_verify_pin(yk, &pin, &r) != 0) {
+                pthread_mutex_lock(&k->lock);
+                k->pin_bad = true; /* never try the same wrong PIN twice */
+                secret_clear(&k->pin);
+                pthread_mutex_unlock(&k->lock);
+            } else {
+                (void)ykc_sign(yk, k->slot, j->type, j->alg, j->tbs, j->tbs_len, &sig, &sig_len,
+                               &r);
+            }
         }
         secret_clear(&pin);
     }
@@ -84,7 +89,7 @@ static bool sign_on_card(ykpiv_state *yk, uint32_t serial, void *arg)
     free(j->tbs);
     impl_release(k);
     free(j);
-    return false;
+    return pin_checked;
 }
 
 static int yk_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t tbs_len,

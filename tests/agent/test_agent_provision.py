@@ -164,6 +164,19 @@ def clear_slot(c, env, serial):
         assert ev in audit, (ev, audit)
 
 
+def check_status_line(d):
+    """iothsmctl status (the administrator's view) counts the keys and provisioned slots."""
+    import pkitest
+    ctl = os.path.join(pkitest.BUILD_DIR, "tools", "iothsmctl", "iothsmctl")
+
+    def line():
+        r = pkitest.run([ctl, "--state-dir", d.state_dir, "status"], check=False)
+        return r.stdout if "1 YubiKey" in r.stdout and "5 slots provisioned" in r.stdout else None
+    from agentlib import wait_for
+    out = wait_for(line, timeout=40, what="iothsmctl status with keys and slots")
+    assert "running" in out.lower() or "iothsm-agent" in out, out
+
+
 def main():
     work = tempfile.mkdtemp(prefix="agent-prov-")
     with PcscEnv(n_keys=1) as env:
@@ -186,6 +199,7 @@ def main():
             provision_intermediate(c, env, serial, work, template)
             provision_imported(c, env, serial, work, template)
             clear_slot(c, env, serial)
+            check_status_line(d)
             for secret in (PIN, "s3cret pass", "p12 pass"):
                 assert secret not in d.output()
     print("1 passed, 0 failed")

@@ -20,6 +20,7 @@ form.addEventListener("submit", async (ev) => {
     return;
   }
   if (res.ok) {
+    await res.json().catch(() => null); // finish reading before leaving the page
     window.location.assign("/");
     return;
   }
