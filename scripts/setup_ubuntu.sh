@@ -266,8 +266,8 @@ if [ -n "$prebuilt" ]; then
 else
   build=$src/build-release
   say "building (Release) in $build"
-  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
-  cmake --build "$build" -j"$(nproc)" >/dev/null
+  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target iothsm-agent pki-relay iothsmctl >/dev/null
 fi
 
 say "creating the system users"
@@ -282,28 +282,15 @@ relay_uid=$(uid_of pki-relay); relay_gid=$(gid_of pki-relay)
 [ -n "$agent_uid" ] && [ -n "$relay_uid" ] || die "the system users were not created"
 
 say "installing the programs"
-# cmake's own install rules (programs, web UI, …); "Up-to-date" files are left alone.
-# Folders it creates are recorded too (those that did not exist before).
-ensure_dir /usr
-dirs_before=$(mktemp)
-find "$R/usr" -xdev -type d | sort >"$dirs_before"
-DESTDIR=$R cmake --install "$build" --prefix /usr >/dev/null
-find "$R/usr" -xdev -type d | sort | comm -13 "$dirs_before" - | while read -r d; do
-  record d "${d#"$R"}"
+# Exactly the product: the three programs and the two web UIs (not the test tools a build
+# also makes, such as the virtual YubiKey).
+for prog in agent/iothsm-agent relay/pki-relay tools/iothsmctl/iothsmctl; do
+  [ -x "$build/$prog" ] || die "$build/$prog is not built"
+  put_file "$build/$prog" "/usr/sbin/$(basename "$prog")" 0755
 done
-rm -f "$dirs_before"
-while read -r path || [ -n "$path" ]; do
-  record f "${path#"$R"}"
-done <"$build/install_manifest.txt"
-for prog in iothsm-agent pki-relay; do
-  [ -x "$R/usr/sbin/$prog" ] || die "$prog was not installed to /usr/sbin"
-done
-# The web UIs' static files, where the daemons look for them by default, unless the build
-# installs them itself.
 install_tree() { # install_tree SRC_DIR DEST_DIR
   [ -d "$1" ] || return 0
-  if grep -q "^$R$2/" "$build/install_manifest.txt"; then return 0; fi
-  (cd "$1" && find . -type f) | while read -r f; do
+  (cd "$1" && find . -type f) | sort | while read -r f; do
     put_file "$1/$f" "$2/${f#./}" 0644
   done
 }
