@@ -282,6 +282,46 @@ class AcmeProtocol(unittest.TestCase):
         err = [x for x in a["challenges"] if x["type"] == "dns-01"][0]["error"]
         self.assertEqual(err["type"], "urn:ietf:params:acme:error:incorrectResponse")
 
+    def test_admin_api_and_secrets(self):
+        R = self.R
+        kid, key = R.eab(self.pid, name="secret-check")
+        listing = R.api.get("/api/v1/acme/eab")
+        self.assertEqual(listing.status, 200)
+        self.assertIn(kid, listing.body.decode())
+        self.assertNotIn(key, listing.body.decode())  # the HMAC key is shown once only
+        audit = R.api.get("/api/v1/audit").body.decode()
+        self.assertIn("acme.eab.create", audit)
+        self.assertNotIn(key, audit)
+        self.assertNotIn(key, R.d.output())
+        # At rest the key is sealed: neither its text nor its bytes are in the database.
+        import sqlite3
+        db = sqlite3.connect(os.path.join(R.d.state_dir, "relay.db"))
+        blob = db.execute("SELECT sealed_key FROM acme_eab WHERE kid=?", (kid,)).fetchone()[0]
+        db.close()
+        self.assertNotIn(A.b64u_dec(key), blob)
+        with open(os.path.join(R.d.state_dir, "relay.db"), "rb") as f:
+            self.assertNotIn(key.encode(), f.read())
+        # A policy in use cannot be deleted; an unused one can.
+        r = R.api.delete(f"/api/v1/acme/policies/{self.pid}")
+        self.assertEqual(r.status, 409, r.body)
+        spare = R.policy(name="spare")
+        self.assertEqual(R.api.delete(f"/api/v1/acme/policies/{spare}").status, 204)
+        # Bad input changes nothing.
+        r = R.api.post("/api/v1/acme/policies", {"name": "x", "template_id": R.template_id,
+                                                 "allowed_domains": ["not a name"]})
+        self.assertEqual(r.status, 400)
+        r = R.api.post("/api/v1/acme/eab", {"name": "x", "policy_id": self.pid,
+                                            "expires": "2001-01-01T00:00:00Z"})
+        self.assertEqual(r.status, 400)
+        # An account stays bound to its policy after its credential is deleted.
+        c = A.Client(R.directory)
+        self.assertEqual(c.register(eab=R.eab(self.pid, name="gone")).status, 201)
+        eabs = R.api.get("/api/v1/acme/eab").json()["credentials"]
+        gone = [e for e in eabs if e["name"] == "gone"][0]
+        self.assertEqual(R.api.delete(f"/api/v1/acme/eab/{gone['id']}").status, 204)
+        self.assertEqual(c.new_order(["pre.example.test"]).status, 201)
+        A.problem(self, c.new_order(["www.example.org"]), 400, "rejectedIdentifier")
+
     def test_foreign_resources_are_hidden(self):
         a, b = self.client(), self.client()
         order = a.new_order(["pre.example.test"]).json()
