@@ -45,6 +45,13 @@ class PcscEnvError(RuntimeError):
     pass
 
 
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the test process dies (even by SIGKILL, as a ctest
+    timeout does), so no pcscd or piv-sim outlives its test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def _friendly_name(entry):
     """pcscd appends " 00 <slot>" to a serial reader's name and does not make names unique, so
     every vpcd entry after the first carries its number."""
@@ -111,6 +118,7 @@ class PcscEnv:
         self._pcscd = None
         self._sims = []
         self._ports = []
+        self._failed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -123,6 +131,9 @@ class PcscEnv:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self._failed = True  # keep the logs for the post-mortem
+            sys.stderr.write("pivsim: state and logs kept in %s\n" % self.state_dir)
         self.stop(check=exc_type is None)
         return False
 
@@ -192,7 +203,7 @@ class PcscEnv:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
         self._pcscd = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT, env=env, pass_fds=(fd,),
-                                       start_new_session=True)
+                                       start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
         listener.close()
         deadline = time.monotonic() + self.start_timeout
@@ -224,7 +235,7 @@ class PcscEnv:
                 "--touch-timeout", str(self.touch_timeout), "--log-level", self.log_level]
         log = open(os.path.join(self.state_dir, "piv-sim-%d.log" % i), "a")
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
         self._sims.append(p)
         deadline = time.monotonic() + self.start_timeout
@@ -251,7 +262,8 @@ class PcscEnv:
                 problems.append("sanitizer report in piv-sim-%d.log:\n%s" % (i, log[-4000:]))
         self._sims = []
         self._pcscd = None
-        if self._own_dir and self.state_dir and not problems and not os.environ.get("PIVSIM_KEEP"):
+        if (self._own_dir and self.state_dir and not problems and not self._failed
+                and not os.environ.get("PIVSIM_KEEP")):
             shutil.rmtree(self.state_dir, ignore_errors=True)
         if check and problems:
             raise PcscEnvError("; ".join(problems) + " (state kept in %s)" % self.state_dir)
@@ -298,10 +310,18 @@ class PcscEnv:
         return dict(kv.split("=", 1) for kv in reply.split()[1:])
 
     def remove(self, i, wait=True):
-        """Pulls key i out of its reader."""
+        """Pulls key i out of its reader. With wait, returns once pcscd has seen the card go: its
+        reader thread polls every 0.4 s, and a card back before the next poll would look as if it
+        never left (after a failed command the reader state would then stay stale)."""
+        seen = self._log("pcscd.log").count("Card Removed From " + _reader_name(i))
         self.control(i, "remove")
         if wait:
             self.wait_card(i, False)
+            deadline = time.monotonic() + 10
+            while self._log("pcscd.log").count("Card Removed From " + _reader_name(i)) <= seen:
+                if time.monotonic() > deadline:
+                    raise PcscEnvError("pcscd did not notice key %d leaving" % i)
+                time.sleep(0.05)
 
     def insert(self, i, wait=True):
         """Plugs key i back in."""
