@@ -106,25 +106,16 @@ pki_cert *pki_cert_parse(const uint8_t *data, size_t len, char *err, size_t errl
     }
     c->priv = der;
     c->der = pkix_span(der, der_len);
-    pki_der_item top, tbs, alg, sig;
-    pki_der body;
+    pki_der_item tbs, alg;
     pki_span inner_alg;
-    if (pki_der_single(der, der_len, &top) != 0 || top.tag != PKI_DER_SEQUENCE ||
-        pki_der_enter(&top, &body) != 0 || pki_der_expect(&body, PKI_DER_SEQUENCE, &tbs) != 0 ||
-        pki_der_expect(&body, PKI_DER_SEQUENCE, &alg) != 0 ||
-        pki_der_expect(&body, PKI_DER_BIT_STRING, &sig) != 0 || !pki_der_at_end(&body) ||
-        pki_der_bit_string_octets(&sig, &c->signature.p, &c->signature.len) != 0) {
-        pkix_errf(err, errlen, "certificate: malformed (not a DER Certificate)");
+    if (pkix_signed_split(der, der_len, "certificate", "Certificate", &tbs, &alg, &c->signature,
+                          err, errlen) != 0)
         goto fail;
-    }
     c->tbs = pkix_span(tbs.raw, tbs.raw_len);
     c->sig_alg_der = pkix_span(alg.raw, alg.raw_len);
-    if (pkix_cert_read_tbs(c, &tbs, &inner_alg, err, errlen) != 0)
+    if (pkix_cert_read_tbs(c, &tbs, &inner_alg, err, errlen) != 0 ||
+        pkix_same_alg(&inner_alg, &alg, "certificate", err, errlen) != 0)
         goto fail;
-    if (inner_alg.len != alg.raw_len || memcmp(inner_alg.p, alg.raw, alg.raw_len) != 0) {
-        pkix_errf(err, errlen, "certificate: signature algorithm differs inside and outside");
-        goto fail;
-    }
     if (pki_sig_alg_from_der(alg.raw, alg.raw_len, &c->sig_alg) != 0)
         c->sig_alg = 0;
     return c;
@@ -135,10 +126,6 @@ fail:
 
 int pki_cert_verify(const pki_cert *c, const uint8_t *issuer_spki, size_t issuer_spki_len)
 {
-    if (!c || !c->sig_alg)
-        return -1;
-    return pki_spki_verify(issuer_spki, issuer_spki_len, c->sig_alg, c->tbs.p, c->tbs.len,
-                           c->signature.p, c->signature.len) == PKI_SIGN_OK
-               ? 0
-               : -1;
+    return c ? pkix_verify_signed(c->sig_alg, &c->tbs, &c->signature, issuer_spki, issuer_spki_len)
+             : -1;
 }

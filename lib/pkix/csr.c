@@ -132,16 +132,10 @@ pki_csr *pki_csr_parse(const uint8_t *data, size_t len, char *err, size_t errlen
     }
     c->priv = der;
     c->der = pkix_span(der, der_len);
-    pki_der_item top, info, alg, sig;
-    pki_der body;
-    if (pki_der_single(der, der_len, &top) != 0 || top.tag != PKI_DER_SEQUENCE ||
-        pki_der_enter(&top, &body) != 0 || pki_der_expect(&body, PKI_DER_SEQUENCE, &info) != 0 ||
-        pki_der_expect(&body, PKI_DER_SEQUENCE, &alg) != 0 ||
-        pki_der_expect(&body, PKI_DER_BIT_STRING, &sig) != 0 || !pki_der_at_end(&body) ||
-        pki_der_bit_string_octets(&sig, &c->signature.p, &c->signature.len) != 0) {
-        pkix_errf(err, errlen, "CSR: malformed (not a DER CertificationRequest)");
+    pki_der_item info, alg;
+    if (pkix_signed_split(der, der_len, "CSR", "CertificationRequest", &info, &alg, &c->signature,
+                          err, errlen) != 0)
         goto fail;
-    }
     c->info = pkix_span(info.raw, info.raw_len);
     if (pkix_csr_read_info(c, &info, err, errlen) != 0)
         goto fail;

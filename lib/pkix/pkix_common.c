@@ -491,3 +491,41 @@ fail:
     pkix_extensions_clear(out);
     return -1;
 }
+
+int pkix_signed_split(const uint8_t *der, size_t der_len, const char *what, const char *asn1_name,
+                      pki_der_item *tbs, pki_der_item *alg, pki_span *signature, char *err,
+                      size_t errlen)
+{
+    pki_der_item top, sig;
+    pki_der body;
+    if (pki_der_single(der, der_len, &top) != 0 || top.tag != PKI_DER_SEQUENCE ||
+        pki_der_enter(&top, &body) != 0 || pki_der_expect(&body, PKI_DER_SEQUENCE, tbs) != 0 ||
+        pki_der_expect(&body, PKI_DER_SEQUENCE, alg) != 0 ||
+        pki_der_expect(&body, PKI_DER_BIT_STRING, &sig) != 0 || !pki_der_at_end(&body) ||
+        pki_der_bit_string_octets(&sig, &signature->p, &signature->len) != 0) {
+        pkix_errf(err, errlen, "%s: malformed (not a DER %s)", what, asn1_name);
+        return -1;
+    }
+    return 0;
+}
+
+int pkix_same_alg(const pki_span *inner, const pki_der_item *outer, const char *what, char *err,
+                  size_t errlen)
+{
+    if (inner->len != outer->raw_len || memcmp(inner->p, outer->raw, outer->raw_len) != 0) {
+        pkix_errf(err, errlen, "%s: signature algorithm differs inside and outside", what);
+        return -1;
+    }
+    return 0;
+}
+
+int pkix_verify_signed(pki_sig_alg alg, const pki_span *tbs, const pki_span *signature,
+                       const uint8_t *spki, size_t spki_len)
+{
+    if (!alg)
+        return -1;
+    return pki_spki_verify(spki, spki_len, alg, tbs->p, tbs->len, signature->p, signature->len) ==
+                   PKI_SIGN_OK
+               ? 0
+               : -1;
+}

@@ -24,6 +24,18 @@ void pkix_general_names_free(pkix_general_name *g, size_t n);
 int pkix_cert_read_tbs(pki_cert *c, const pki_der_item *tbs_item, pki_span *inner_alg, char *err,
                        size_t errlen);
 int pkix_csr_read_info(pki_csr *c, const pki_der_item *info, char *err, size_t errlen);
+/* The SIGNED{} shape every X.509 object shares: SEQUENCE { tbs SEQUENCE, algorithm SEQUENCE,
+ * signature BIT STRING } and nothing after it. On malformed input writes
+ * "<what>: malformed (not a DER <asn1_name>)" and returns -1. */
+int pkix_signed_split(const uint8_t *der, size_t der_len, const char *what, const char *asn1_name,
+                      pki_der_item *tbs, pki_der_item *alg, pki_span *signature, char *err,
+                      size_t errlen);
+/* The outer algorithm must repeat the one inside the TBS (RFC 5280 4.1.1.2, 5.1.1.2). */
+int pkix_same_alg(const pki_span *inner, const pki_der_item *outer, const char *what, char *err,
+                  size_t errlen);
+/* 0 when signature over tbs verifies with spki under alg (0 alg: unsupported: -1). */
+int pkix_verify_signed(pki_sig_alg alg, const pki_span *tbs, const pki_span *signature,
+                       const uint8_t *spki, size_t spki_len);
 static inline pki_span pkix_span(const uint8_t *p, size_t len)
 {
     pki_span s = {p, len};
