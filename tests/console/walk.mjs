@@ -129,17 +129,24 @@ try {
 await s.finish();
 
 // ---- the PKI guides (CAs, templates, workflows, revocation) ----
+// Runs fn (a click that changes the page) and waits until the console has finished the new view.
+async function routed(fn) {
+  const before = await page.evaluate(() => document.getElementById('app')?.dataset.view || '');
+  await fn();
+  await page.waitForFunction((v) => {
+    const app = document.getElementById('app');
+    return app && app.dataset.view && app.dataset.view !== v && !app.hasAttribute('aria-busy');
+  }, before);
+}
 async function selectCa(name) {
   const sel = page.getByLabel('Active CA');
   const value = await sel.locator('option', { hasText: name }).first().getAttribute('value');
-  await sel.selectOption(value);
-  await page.waitForFunction((v) => document.getElementById('ca-select')?.value === v, value);
-  await page.locator('main h1').first().waitFor();
+  await routed(() => sel.selectOption(value));
+  assert.equal(await page.getByLabel('Active CA').inputValue(), value);
 }
 async function nav(label) {
   const main = page.getByRole('navigation', { name: 'Main' });
-  await main.getByRole('link', { name: label, exact: true }).click();
-  await page.locator('main h1').first().waitFor();
+  await routed(() => main.getByRole('link', { name: label, exact: true }).click());
 }
 async function menu(label) {
   await page.getByRole('button', { name: label, exact: true }).click();
@@ -510,12 +517,14 @@ async function walkPki() {
   await step('tenancy', async () => {
     // another user sees none of admin's CAs (P-2) and is led to create one (P-3)
     await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in to pki-relay' }).waitFor();
     await page.getByLabel('User name').fill('operator');
     await page.getByLabel('Password').fill('operator-password');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Create your first certificate authority' }).waitFor();
     assert.equal(await page.getByLabel('Active CA').count(), 0);
     await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in to pki-relay' }).waitFor();
     await page.getByLabel('User name').fill(ADMIN.name);
     await page.getByLabel('Password').fill(ADMIN.password);
     await page.getByRole('button', { name: 'Log in' }).click();

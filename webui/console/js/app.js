@@ -144,6 +144,7 @@ let routing = 0;
 export async function route() {
   const mine = ++routing;
   const app = document.getElementById('app');
+  app.setAttribute('aria-busy', 'true');
   let path = location.pathname.replace(/^\/console(?=\/|$)/, '') || '/';
   if (path.length > 1) path = path.replace(/\/$/, '');
   const m = match(path);
@@ -193,7 +194,10 @@ export async function route() {
       h('p', { class: 'message error', role: 'alert' }, e.message || String(e)),
       h('p', {}, h('a', { href: '/', 'data-link': '' }, 'Back to the console'))));
   } finally {
-    if (mine === routing) app.removeAttribute('aria-busy');
+    if (mine === routing) {
+      app.removeAttribute('aria-busy');
+      app.dataset.view = String(mine); // a finished view: tests wait for this to change
+    }
   }
 }
 
