@@ -38,13 +38,17 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 db *db_open(const char *path, int busy_ms, char *err, size_t errlen)
 {
     if (strcmp(path, ":memory:") != 0) {
-        /* Create the file 0600 ourselves: SQLite would use the umask. */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) {
+        /* Create the file 0600 ourselves: SQLite would use the umask. Only when it is missing:
+         * close() on any descriptor of a file drops every POSIX lock this process holds on it,
+         * so reopening an existing database here would silently release the locks of the
+         * process's other connections (and another process could then delete their WAL). */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        else if (errno != EEXIST) {
             set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
             return NULL;
         }
-        close(fd);
     }
     db *d = calloc(1, sizeof *d);
     if (!d) {

@@ -128,11 +128,11 @@ class AcmeRelay:
         base = relaytest.BASE_CONFIG.replace(
             'http = {{ listen = "127.0.0.1"; port = {port}; }};\n', "")
         self.d = Daemon("pki-relay", base + config + extra, env=env, scheme="https")
-        # The administrator is made before the daemon starts: the CLI and a running daemon on
-        # one SQLite file lose the daemon's WAL (seen with this tree; reported).
-        relaytest.add_user(self.d, ADMIN, PASSWORD, admin=True)
         self.d.start()
         tc.addCleanup(self.close)
+        # The CLI runs beside the running daemon on the same database: test_eab_expired (a
+        # second relay reading this one's writes) fails if that ever loses the daemon's WAL.
+        relaytest.add_user(self.d, ADMIN, PASSWORD, admin=True)
         self.api = relaytest.logged_in(self.d, ADMIN, PASSWORD)
         r = self.api.post("/api/v1/cas", {"name": "ACME CA", "type": "root", "key_type": "ec-p256",
                                           "subject": "/CN=ACME Test Root/O=pki-relay tests"})
