@@ -229,6 +229,14 @@ async function walkPki() {
     await page.getByText('48 hours, remade every 12 hours').waitFor();
   });
 
+  await step('renew-ocsp-certificate', async () => {
+    const before = await page.getByRole('link', { name: /^certificate #\d+$/ }).innerText();
+    await page.getByRole('button', { name: 'Make a new OCSP responder certificate' }).click();
+    await page.getByRole('dialog', { name: 'New OCSP responder certificate' }).getByRole('button', { name: 'Make it' }).click();
+    await page.getByText('New OCSP responder certificate made').waitFor();
+    await page.waitForFunction((b) => [...document.querySelectorAll('main a')].some((a) => /^certificate #\d+$/.test(a.textContent) && a.textContent !== b), before);
+  });
+
   await step('create-intermediate-csr', async () => {
     await nav('Create New CA');
     await page.getByLabel('CA name').fill('Example Issuing');

@@ -43,7 +43,13 @@ export async function render(ctx) {
 }
 
 const PANELS = {
-  async details({ ca, panel }) {
+  async details({ ca, panel, msg, rerender }) {
+    const renew = h('button', { type: 'button', class: 'secondary' }, 'Make a new OCSP responder certificate');
+    renew.addEventListener('click', async () => {
+      if (!(await confirmDialog({ title: 'New OCSP responder certificate', action: 'Make it', danger: false,
+        text: 'The relay makes a new responder key and certificate for this CA and signs OCSP answers with it from now on.' }))) return;
+      await busy(renew, msg, async () => { await post(`/cas/${ca.id}/ocsp-certificate`); toast('New OCSP responder certificate made'); await rerender(); });
+    });
     panel.append(h('div', { class: 'card' }, h('h2', {}, 'Details'), h('dl', { class: 'props' },
       h('dt', {}, 'Subject'), h('dd', {}, ca.subject),
       h('dt', {}, 'Status'), h('dd', {}, ca.status),
@@ -51,7 +57,9 @@ const PANELS = {
       h('dt', {}, 'Signature algorithm'), h('dd', {}, ca.signature_algorithm),
       ca.not_after ? [h('dt', {}, 'Valid until'), h('dd', {}, fmtTime(ca.not_after))] : null,
       h('dt', {}, 'CRL validity'), h('dd', {}, `${ca.crl_validity_hours} hours, remade every ${ca.crl_refresh_hours} hours`),
-      h('dt', {}, 'Created'), h('dd', {}, fmtTime(ca.created)))));
+      ca.ocsp_certificate_id ? [h('dt', {}, 'OCSP responder'), h('dd', {}, h('a', { href: `/certificates/${ca.ocsp_certificate_id}`, 'data-link': '' }, `certificate #${ca.ocsp_certificate_id}`))] : null,
+      h('dt', {}, 'Created'), h('dd', {}, fmtTime(ca.created))),
+      ca.status === 'active' ? h('div', { class: 'actions' }, renew) : null));
   },
 
   async edit({ ca, panel, msg, rerender, refreshCas }) {
