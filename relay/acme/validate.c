@@ -182,70 +182,138 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-bool acme_validate_http01(const char *host, const char *token, const char *keyauth, json_t **out)
+/* Checks one URL of the HTTP-01 chain: http or https, a DNS name (no address literal), and on
+ * the first hop the validation port, later port 80, 443 or the validation port (as public CAs
+ * do, so a redirect cannot aim the relay at other local services). Sets host and port. */
+static bool url_allowed(const char *url, bool first, char *host, size_t hostcap, long *port,
+                        char *why, size_t whylen)
 {
-    char url[600], resolve_line[400], why[200];
-    snprintf(url, sizeof url, "http://%s:%d/.well-known/acme-challenge/%s", host,
-             g_acme.http01_port, token);
+    CURLU *u = curl_url();
+    char *scheme = NULL, *h = NULL, *p = NULL;
+    bool ok = false;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        *port = atol(p);
+        uint8_t addr[16];
+        if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+            snprintf(why, whylen, "redirect to a %s URL", scheme);
+        else if (h[0] == '[' || inet_pton(AF_INET, h, addr) == 1 || strlen(h) >= hostcap)
+            snprintf(why, whylen, "redirect to an address or an over-long host");
+        else if (first ? *port != g_acme.http01_port
+                       : (*port != 80 && *port != 443 && *port != g_acme.http01_port))
+            snprintf(why, whylen, "redirect to port %ld (only 80 and 443)", *port);
+        else {
+            snprintf(host, hostcap, "%s", h);
+            ok = true;
+        }
+    } else {
+        snprintf(why, whylen, "malformed URL");
+    }
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* One GET without following redirects. The host is resolved through acme.resolver when one is
+ * configured. Returns CURLE_OK or a curl error; *location is malloc'd for a 3xx answer. */
+static int fetch_once(const char *url, const char *host, long port, body_buf *b, long *status,
+                      char **location, char *why, size_t whylen)
+{
     struct curl_slist *resolve = NULL;
     if (g_acme.resolver[0]) {
         a_ctx a = {""};
-        int n = dns_query(host, ns_t_a, a_first, &a, why, sizeof why);
+        int n = dns_query(host, ns_t_a, a_first, &a, why, whylen);
         if (n <= 0 || !a.addr[0]) {
-            *out =
-                problem(n < 0 ? "dns" : "dns", "%s", n < 0 ? why : "the name has no IPv4 address");
-            return false;
+            if (n == 0)
+                snprintf(why, whylen, "%s has no IPv4 address", host);
+            return -1;
         }
-        snprintf(resolve_line, sizeof resolve_line, "%s:%d:%s", host, g_acme.http01_port, a.addr);
-        resolve = curl_slist_append(NULL, resolve_line);
+        char line[400];
+        snprintf(line, sizeof line, "%s:%ld:%s", host, port, a.addr);
+        resolve = curl_slist_append(NULL, line);
     }
     CURL *c = curl_easy_init();
-    body_buf *b = calloc(1, sizeof *b);
-    if (!c || !b) {
-        curl_easy_cleanup(c);
+    if (!c) {
         curl_slist_free_all(resolve);
-        free(b);
-        *out = problem("serverInternal", "out of memory");
-        return false;
+        return CURLE_OUT_OF_MEMORY;
     }
+    b->len = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)g_acme.validation_timeout);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)g_acme.validation_timeout);
-    /* RFC 8555 8.3: redirects may be followed, to http or https only; the certificate of an
-     * https target is not checked (the challenge proves control, not TLS). */
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* The challenge proves control of the name, not TLS (RFC 8555 8.3). */
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "pki-relay-acme");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    char *loc = NULL;
+    *location = NULL;
+    if (rc == CURLE_OK && *status >= 300 && *status < 400 &&
+        curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+        *location = strdup(loc);
     curl_easy_cleanup(c);
     curl_slist_free_all(resolve);
-    bool ok = false;
-    if (b->too_big) {
-        *out = problem("unauthorized", "the response at %s is larger than %d bytes", url,
-                       HTTP01_MAX_BODY);
-    } else if (rc != CURLE_OK) {
-        *out = problem("connection", "fetching %s: %s", url, curl_easy_strerror(rc));
-    } else if (status != 200) {
-        *out = problem("unauthorized", "fetching %s: HTTP status %ld", url, status);
-    } else {
-        b->buf[b->len] = 0;
-        while (b->len > 0 && (b->buf[b->len - 1] == '\n' || b->buf[b->len - 1] == '\r' ||
-                              b->buf[b->len - 1] == ' ' || b->buf[b->len - 1] == '\t'))
-            b->buf[--b->len] = 0;
-        ok = strcmp(b->buf, keyauth) == 0;
-        if (!ok)
-            *out = problem("unauthorized", "the key authorization at %s is wrong", url);
+    if (rc != CURLE_OK)
+        snprintf(why, whylen, "%s", curl_easy_strerror(rc));
+    return rc;
+}
+
+bool acme_validate_http01(const char *host, const char *token, const char *keyauth, json_t **out)
+{
+    char url[2048], h[256], why[300];
+    snprintf(url, sizeof url, "http://%s:%d/.well-known/acme-challenge/%s", host,
+             g_acme.http01_port, token);
+    body_buf *b = calloc(1, sizeof *b);
+    if (!b) {
+        *out = problem("serverInternal", "out of memory");
+        return false;
     }
+    bool ok = false;
+    /* RFC 8555 8.3: redirects are followed (here by hand, so each hop is checked). */
+    for (int hop = 0; hop <= 10 && !*out; hop++) {
+        long port = 0, status = 0;
+        char *next = NULL;
+        if (!url_allowed(url, hop == 0, h, sizeof h, &port, why, sizeof why)) {
+            *out = problem("unauthorized", "%s: %s", url, why);
+            break;
+        }
+        int rc = fetch_once(url, h, port, b, &status, &next, why, sizeof why);
+        if (rc < 0) {
+            *out = problem("dns", "%s", why);
+        } else if (b->too_big) {
+            *out = problem("unauthorized", "the response at %s is larger than %d bytes", url,
+                           HTTP01_MAX_BODY);
+        } else if (rc != CURLE_OK) {
+            *out = problem("connection", "fetching %s: %s", url, why);
+        } else if (next) {
+            snprintf(url, sizeof url, "%s", next);
+        } else if (status != 200) {
+            *out = problem("unauthorized", "fetching %s: HTTP status %ld", url, status);
+        } else {
+            b->buf[b->len] = 0;
+            while (b->len > 0 && (b->buf[b->len - 1] == '\n' || b->buf[b->len - 1] == '\r' ||
+                                  b->buf[b->len - 1] == ' ' || b->buf[b->len - 1] == '\t'))
+                b->buf[--b->len] = 0;
+            ok = strcmp(b->buf, keyauth) == 0;
+            if (!ok)
+                *out = problem("unauthorized", "the key authorization at %s is wrong", url);
+            free(next);
+            break;
+        }
+        free(next);
+    }
+    if (!ok && !*out)
+        *out = problem("unauthorized", "more than 10 redirects from %s", host);
     free(b);
     return ok;
 }

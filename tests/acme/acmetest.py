@@ -332,6 +332,11 @@ def serve_http01(port, responses):
                 self.send_response(404)
                 self.end_headers()
                 return
+            if body.startswith("REDIRECT:"):
+                self.send_response(302)
+                self.send_header("Location", body[len("REDIRECT:"):])
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.end_headers()

@@ -244,6 +244,39 @@ class AcmeProtocol(unittest.TestCase):
         r, _ = self.finalize(c, order, ["ok.example.test", "bad.example.test"])
         A.problem(self, r, 403, "orderNotReady")
 
+    def test_http01_redirects(self):
+        """Redirects are followed to other names on port 80/443 (or the validation port), never
+        to another port or an address literal."""
+        c = self.client()
+        responses = {}
+        stop = A.serve_http01(self.R.http01_port, responses)
+        self.addCleanup(stop)
+        order = c.new_order(["r1.example.test", "r2.example.test", "r3.example.test"]).json()
+        chall = {}
+        for u in order["authorizations"]:
+            a = c.get(u).json()
+            chall[a["identifier"]["value"]] = (u, [x for x in a["challenges"]
+                                                   if x["type"] == "http-01"][0])
+        port = self.R.http01_port
+        u1, ch1 = chall["r1.example.test"]
+        responses[ch1["token"]] = f"REDIRECT:http://moved.example.test:{port}/x/moved-1"
+        responses["moved-1"] = ch1["token"] + "." + c.key.thumbprint()
+        u2, ch2 = chall["r2.example.test"]
+        responses[ch2["token"]] = "REDIRECT:http://moved.example.test:8443/x/moved-2"
+        responses["moved-2"] = ch2["token"] + "." + c.key.thumbprint()
+        u3, ch3 = chall["r3.example.test"]
+        responses[ch3["token"]] = f"REDIRECT:http://127.0.0.1:{port}/x/moved-3"
+        responses["moved-3"] = ch3["token"] + "." + c.key.thumbprint()
+        for _, ch in chall.values():
+            c.post(ch["url"], {})
+        self.assertEqual(c.wait(u1)["status"], "valid")
+        for u, why in ((u2, "port 8443"), (u3, "address")):
+            a = c.wait(u)
+            self.assertEqual(a["status"], "invalid")
+            err = [x for x in a["challenges"] if x["type"] == "http-01"][0]["error"]
+            self.assertEqual(err["type"], "urn:ietf:params:acme:error:unauthorized")
+            self.assertIn(why, err["detail"])
+
     def test_dns01_wildcard(self):
         c = self.client()
         order = c.new_order(["*.wild.example.test", "wild.example.test"]).json()
