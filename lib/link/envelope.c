@@ -1,0 +1,443 @@
+/* Link identities and the envelope: CMS SignedData (ECDSA P-256) inside CMS AuthEnvelopedData
+ * (AES-256-GCM, ECDH key agreement), both made and read by wolfSSL's PKCS#7 code. */
+#include "link/link.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/pkcs7.h>
+#include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include "der/der_reader.h"
+#include "pkix/pkix.h"
+#include "signer/soft_signer.h"
+#include "util/encoding.h"
+#include "util/timefmt.h"
+#include "x509/x509.h"
+
+struct link_identity {
+    char name[LINK_NAME_MAX];
+    pki_signer *signer; /* a soft signer: owns the key */
+    uint8_t *key_der;   /* PKCS#8, as wolfSSL's PKCS#7 code wants it */
+    size_t key_len;
+    uint8_t *cert;
+    size_t cert_len;
+    pthread_mutex_t lock; /* wolfCrypt's RNG is not safe for concurrent use */
+    WC_RNG rng;
+};
+
+static void seterr(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+/* The certificate's SubjectPublicKeyInfo must be the key's. */
+static int cert_matches_key(const uint8_t *cert, size_t cert_len, pki_key *key)
+{
+    pki_der_item top, tbs, it;
+    pki_der c, t;
+    if (pki_der_single(cert, cert_len, &top) || pki_der_enter(&top, &c) ||
+        pki_der_expect(&c, PKI_DER_SEQUENCE, &tbs) || pki_der_enter(&tbs, &t))
+        return -1;
+    if (pki_der_optional(&t, PKI_DER_CTX_CONS(0), &it) < 0)
+        return -1;
+    /* serial, signature, issuer, validity, subject, then the SPKI */
+    for (int i = 0; i < 5; i++)
+        if (pki_der_next(&t, &it))
+            return -1;
+    if (pki_der_expect(&t, PKI_DER_SEQUENCE, &it))
+        return -1;
+    size_t spki_len;
+    const uint8_t *spki = pki_key_spki(key, &spki_len);
+    return it.raw_len == spki_len && memcmp(it.raw, spki, spki_len) == 0 ? 0 : -1;
+}
+
+static link_identity *identity_new(const char *name, pki_signer *signer, char *err, size_t errlen)
+{
+    link_identity *id = calloc(1, sizeof *id);
+    if (!id || !signer || strlen(name) >= LINK_NAME_MAX) {
+        seterr(err, errlen, !signer ? "cannot make the key" : "link name too long");
+        pki_signer_free(signer);
+        free(id);
+        return NULL;
+    }
+    snprintf(id->name, sizeof id->name, "%s", name);
+    id->signer = signer;
+    pthread_mutex_init(&id->lock, NULL);
+    if (pki_key_get_type(pki_soft_signer_key(signer)) != PKI_KEY_EC_P256) {
+        seterr(err, errlen, "a link key must be ECDSA P-256");
+        goto fail;
+    }
+    if (pki_key_to_pkcs8_der(pki_soft_signer_key(signer), &id->key_der, &id->key_len) ||
+        wc_InitRng(&id->rng) != 0) {
+        seterr(err, errlen, "cannot prepare the link key");
+        goto fail;
+    }
+    return id;
+fail:
+    link_identity_free(id);
+    return NULL;
+}
+
+link_identity *link_identity_generate(const char *name, char *err, size_t errlen)
+{
+    link_identity *id =
+        identity_new(name, pki_soft_signer_generate(PKI_KEY_EC_P256, 0), err, errlen);
+    if (!id)
+        return NULL;
+    pki_cert_template t;
+    pki_cert_template_init(&t);
+    char cerr[200];
+    if (pki_name_add(&t.subject, "CN", name, cerr, sizeof cerr)) {
+        seterr(err, errlen, cerr);
+        goto fail;
+    }
+    int64_t now = pki_now();
+    t.not_before = now - 3600;
+    t.not_after = now + 10LL * 366 * 86400;
+    t.spki = id->signer->spki;
+    t.spki_len = id->signer->spki_len;
+    t.key_usage = PKI_KU_DIGITAL_SIGNATURE | PKI_KU_KEY_AGREEMENT;
+    if (pki_cert_build_sync(&t, NULL, id->signer, &id->cert, &id->cert_len, cerr, sizeof cerr)) {
+        seterr(err, errlen, cerr);
+        goto fail;
+    }
+    return id;
+fail:
+    link_identity_free(id);
+    return NULL;
+}
+
+link_identity *link_identity_load(const char *name, const uint8_t *key, size_t key_len,
+                                  const uint8_t *cert, size_t cert_len, char *err, size_t errlen)
+{
+    pki_signer *s = pki_soft_signer_from_der(key, key_len, NULL, err, errlen);
+    if (!s)
+        return NULL;
+    link_identity *id = identity_new(name, s, err, errlen);
+    if (id && link_identity_set_cert(id, cert, cert_len, err, errlen)) {
+        link_identity_free(id);
+        return NULL;
+    }
+    return id;
+}
+
+int link_identity_set_cert(link_identity *id, const uint8_t *cert, size_t len, char *err,
+                           size_t errlen)
+{
+    if (cert_matches_key(cert, len, pki_soft_signer_key(id->signer))) {
+        seterr(err, errlen, "the certificate does not hold the link key");
+        return -1;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return -1;
+    memcpy(copy, cert, len);
+    free(id->cert);
+    id->cert = copy;
+    id->cert_len = len;
+    return 0;
+}
+
+void link_identity_free(link_identity *id)
+{
+    if (!id)
+        return;
+    pki_signer_free(id->signer);
+    pki_secret_free(id->key_der, id->key_len);
+    free(id->cert);
+    wc_FreeRng(&id->rng);
+    pthread_mutex_destroy(&id->lock);
+    free(id);
+}
+
+const char *link_identity_name(const link_identity *id)
+{
+    return id->name;
+}
+
+const uint8_t *link_identity_cert(const link_identity *id, size_t *len)
+{
+    *len = id->cert_len;
+    return id->cert;
+}
+
+pki_key *link_identity_key(link_identity *id)
+{
+    return pki_soft_signer_key(id->signer);
+}
+
+int link_identity_export_key(const link_identity *id, uint8_t **der, size_t *len)
+{
+    return pki_key_to_pkcs8_der(pki_soft_signer_key(id->signer), der, len);
+}
+
+int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65])
+{
+    uint8_t h[WC_SHA256_DIGEST_SIZE];
+    if (wc_Sha256Hash(cert, (word32)len, h) != 0)
+        return -1;
+    char *hex = pki_hex_encode(h, sizeof h);
+    if (!hex)
+        return -1;
+    memcpy(out, hex, 65);
+    free(hex);
+    return 0;
+}
+
+/* ---- Sealing ------------------------------------------------------------------------------ */
+
+static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8_t **out,
+                        size_t *out_len)
+{
+    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    size_t cap = len + self->cert_len + 1024;
+    uint8_t *buf = malloc(cap);
+    int rc = LINK_ERR_INTERNAL;
+    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, self->cert, (word32)self->cert_len) != 0)
+        goto done;
+    p7->rng = &self->rng;
+    p7->content = content;
+    p7->contentSz = (word32)len;
+    p7->contentOID = DATA;
+    p7->hashOID = SHA256h;
+    p7->encryptOID = ECDSAk;
+    p7->privateKey = self->key_der;
+    p7->privateKeySz = (word32)self->key_len;
+    int n = wc_PKCS7_EncodeSignedData(p7, buf, (word32)cap);
+    if (n > 0) {
+        *out = buf;
+        *out_len = (size_t)n;
+        buf = NULL;
+        rc = LINK_OK;
+    }
+done:
+    if (p7)
+        wc_PKCS7_Free(p7);
+    free(buf);
+    return rc;
+}
+
+static int encrypt_to(link_identity *self, const uint8_t *peer_cert, size_t peer_len,
+                      uint8_t *content, size_t len, uint8_t **out, size_t *out_len)
+{
+    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    size_t cap = len + peer_len + 1024;
+    uint8_t *buf = malloc(cap);
+    int rc = LINK_ERR_INTERNAL;
+    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, NULL, 0) != 0)
+        goto done;
+    p7->rng = &self->rng;
+    p7->content = content;
+    p7->contentSz = (word32)len;
+    p7->contentOID = SIGNED_DATA;
+    p7->encryptOID = AES256GCMb;
+    if (wc_PKCS7_AddRecipient_KARI(p7, peer_cert, (word32)peer_len, AES256_WRAP,
+                                   dhSinglePass_stdDH_sha256kdf_scheme, NULL, 0, 0) < 0) {
+        rc = LINK_ERR_MALFORMED; /* not a P-256 certificate */
+        goto done;
+    }
+    int n = wc_PKCS7_EncodeAuthEnvelopedData(p7, buf, (word32)cap);
+    if (n > 0) {
+        *out = buf;
+        *out_len = (size_t)n;
+        buf = NULL;
+        rc = LINK_OK;
+    }
+done:
+    if (p7)
+        wc_PKCS7_Free(p7);
+    free(buf);
+    return rc;
+}
+
+int link_seal(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_len,
+              const link_msg *m, uint8_t **out, size_t *out_len)
+{
+    uint8_t *msg = NULL, *signed_der = NULL;
+    size_t msg_len = 0, signed_len = 0;
+    int rc = link_msg_encode(m, &msg, &msg_len);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&self->lock);
+    rc = sign_content(self, msg, msg_len, &signed_der, &signed_len);
+    if (rc == LINK_OK)
+        rc = encrypt_to(self, peer_cert, peer_cert_len, signed_der, signed_len, out, out_len);
+    pthread_mutex_unlock(&self->lock);
+    free(msg);
+    free(signed_der);
+    return rc;
+}
+
+/* ---- Opening ------------------------------------------------------------------------------ */
+
+int link_unwrap(link_identity *self, const uint8_t *env, size_t env_len, uint8_t **signed_der,
+                size_t *signed_len)
+{
+    if (env_len > LINK_MAX_MESSAGE + 65536)
+        return LINK_ERR_TOO_LARGE;
+    pki_der_item top;
+    if (pki_der_single(env, env_len, &top) || top.tag != PKI_DER_SEQUENCE)
+        return LINK_ERR_MALFORMED; /* wolfSSL is not asked to read what is not one element */
+    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    uint8_t *in = malloc(env_len), *out = malloc(env_len);
+    int rc = LINK_ERR_INTERNAL;
+    if (!p7 || !in || !out)
+        goto done;
+    memcpy(in, env, env_len);
+    pthread_mutex_lock(&self->lock);
+    if (wc_PKCS7_InitWithCert(p7, self->cert, (word32)self->cert_len) == 0) {
+        p7->rng = &self->rng;
+        p7->privateKey = self->key_der;
+        p7->privateKeySz = (word32)self->key_len;
+        int n = wc_PKCS7_DecodeAuthEnvelopedData(p7, in, (word32)env_len, out, (word32)env_len);
+        if (n > 0 && p7->contentOID == SIGNED_DATA) {
+            *signed_der = out;
+            *signed_len = (size_t)n;
+            out = NULL;
+            rc = LINK_OK;
+        } else {
+            rc = LINK_ERR_DECRYPT;
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+done:
+    if (p7)
+        wc_PKCS7_Free(p7);
+    free(in);
+    free(out);
+    return rc;
+}
+
+/* The certificates field of a SignedData: its elements, counted; the first returned. */
+static int signed_data_certs(const uint8_t *der, size_t len, pki_der_item *first, int *count)
+{
+    pki_der_item top, it, sd;
+    pki_der ci, s, certs;
+    *count = 0;
+    if (pki_der_single(der, len, &top) || top.tag != PKI_DER_SEQUENCE || pki_der_enter(&top, &ci) ||
+        pki_der_expect(&ci, PKI_DER_OID, &it) || !pki_der_oid_is(&it, "1.2.840.113549.1.7.2") ||
+        pki_der_expect(&ci, PKI_DER_CTX_CONS(0), &it) || pki_der_enter(&it, &s) ||
+        pki_der_expect(&s, PKI_DER_SEQUENCE, &sd) || pki_der_enter(&sd, &s))
+        return -1;
+    /* version, digestAlgorithms, encapContentInfo */
+    if (pki_der_expect(&s, PKI_DER_INTEGER, &it) || pki_der_expect(&s, PKI_DER_SET, &it) ||
+        pki_der_expect(&s, PKI_DER_SEQUENCE, &it))
+        return -1;
+    int r = pki_der_optional(&s, PKI_DER_CTX_CONS(0), &it);
+    if (r)
+        return r < 0 ? -1 : 0;
+    if (pki_der_enter(&it, &certs))
+        return -1;
+    pki_der_item c;
+    while ((r = pki_der_next(&certs, &c)) == 0) {
+        if (c.tag != PKI_DER_SEQUENCE)
+            return -1;
+        if ((*count)++ == 0)
+            *first = c;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+int link_peek_signer(const uint8_t *signed_der, size_t signed_len, uint8_t **cert, size_t *cert_len)
+{
+    pki_der_item first;
+    int count;
+    if (signed_data_certs(signed_der, signed_len, &first, &count) || count != 1)
+        return LINK_ERR_MALFORMED;
+    if (!(*cert = malloc(first.raw_len)))
+        return LINK_ERR_INTERNAL;
+    memcpy(*cert, first.raw, first.raw_len);
+    *cert_len = first.raw_len;
+    return LINK_OK;
+}
+
+int link_verify(const uint8_t *signed_der, size_t signed_len, const uint8_t *pinned_cert,
+                size_t pinned_len, link_msg *m, uint8_t **content, size_t *content_len)
+{
+    pki_der_item first;
+    int count;
+    /* Exactly one certificate, so the key that verifies is the certificate compared below. */
+    if (signed_data_certs(signed_der, signed_len, &first, &count) || count != 1)
+        return LINK_ERR_MALFORMED;
+    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    uint8_t *in = malloc(signed_len);
+    int rc = LINK_ERR_INTERNAL;
+    if (!p7 || !in || wc_PKCS7_InitWithCert(p7, NULL, 0) != 0)
+        goto done;
+    memcpy(in, signed_der, signed_len);
+    if (wc_PKCS7_VerifySignedData(p7, in, (word32)signed_len) != 0) {
+        rc = LINK_ERR_SIGNATURE;
+        goto done;
+    }
+    if (!p7->verifyCert || p7->verifyCertSz != pinned_len ||
+        memcmp(p7->verifyCert, pinned_cert, pinned_len) != 0 || first.raw_len != pinned_len ||
+        memcmp(first.raw, pinned_cert, pinned_len) != 0) {
+        rc = LINK_ERR_WRONG_SIGNER;
+        goto done;
+    }
+    if (!p7->content || p7->contentSz == 0) {
+        rc = LINK_ERR_MALFORMED;
+        goto done;
+    }
+    uint8_t *copy = malloc(p7->contentSz);
+    if (!copy)
+        goto done;
+    memcpy(copy, p7->content, p7->contentSz);
+    rc = link_msg_decode(copy, p7->contentSz, m);
+    if (rc) {
+        free(copy);
+        goto done;
+    }
+    *content = copy;
+    *content_len = p7->contentSz;
+done:
+    if (p7)
+        wc_PKCS7_Free(p7);
+    free(in);
+    return rc;
+}
+
+int link_check(const link_msg *m, const char *self_name, const char *expected_sender,
+               link_replay *replay, int64_t now)
+{
+    if (expected_sender && strcmp(m->sender, expected_sender) != 0)
+        return LINK_ERR_WRONG_SENDER;
+    if (strcmp(m->recipient, self_name) != 0)
+        return LINK_ERR_WRONG_RECIPIENT;
+    if (m->expires <= m->issued || m->expires - m->issued > LINK_MAX_LIFETIME)
+        return LINK_ERR_LIFETIME;
+    if (m->issued > now + LINK_CLOCK_SKEW)
+        return LINK_ERR_NOT_YET_VALID;
+    if (m->expires + LINK_CLOCK_SKEW <= now)
+        return LINK_ERR_EXPIRED;
+    if (replay)
+        return link_replay_check(replay, m->sender, m->type, m->request_id,
+                                 m->expires + LINK_CLOCK_SKEW, now);
+    return LINK_OK;
+}
+
+int link_open(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_len,
+              const char *peer_name, link_replay *replay, const uint8_t *env, size_t env_len,
+              link_msg *m, uint8_t **content, size_t *content_len)
+{
+    uint8_t *signed_der = NULL;
+    size_t signed_len = 0;
+    *content = NULL;
+    int rc = link_unwrap(self, env, env_len, &signed_der, &signed_len);
+    if (rc == LINK_OK)
+        rc = link_verify(signed_der, signed_len, peer_cert, peer_cert_len, m, content, content_len);
+    free(signed_der);
+    if (rc == LINK_OK)
+        rc = link_check(m, self->name, peer_name, replay, pki_now());
+    if (rc != LINK_OK) {
+        free(*content);
+        *content = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,197 @@
+/* The appliance link protocol (ARCHITECTURE "The appliance link"): message types, their DER
+ * codec, the signed-then-encrypted envelope and the persisted replay cache.
+ *
+ * A message on the wire (one binary WebSocket frame) is
+ *     CMS AuthEnvelopedData (AES-256-GCM, ECDH key agreement to the recipient's P-256 certificate)
+ *       └ CMS SignedData (ECDSA P-256 with SHA-256, the sender's certificate attached)
+ *           └ LinkMessage (DER, below)
+ * so the recipient alone can read it and it proves its sender. The receiver checks, in order:
+ * it decrypts (LINK_ERR_DECRYPT), the signature is valid (LINK_ERR_SIGNATURE), the signer's
+ * certificate is byte for byte the pinned peer's (LINK_ERR_WRONG_SIGNER), the message parses
+ * (LINK_ERR_MALFORMED), sender and recipient names fit (LINK_ERR_WRONG_SENDER,
+ * LINK_ERR_WRONG_RECIPIENT), it is within its lifetime (LINK_ERR_EXPIRED, LINK_ERR_NOT_YET_VALID,
+ * LINK_ERR_LIFETIME) and its request id was not seen before (LINK_ERR_REPLAY).
+ *
+ *   LinkMessage ::= SEQUENCE {
+ *     version    INTEGER (1),
+ *     type       ENUMERATED,            -- link_msg_type
+ *     requestId  OCTET STRING (16),     -- a response repeats its request's id
+ *     sender     UTF8String,            -- "relay:<host>" or "device:<id>"
+ *     recipient  UTF8String,
+ *     caId       UTF8String,            -- "" when not about a CA
+ *     slot       UTF8String,            -- "serial/9c", "" when not about a slot
+ *     issued     GeneralizedTime,
+ *     expires    GeneralizedTime,
+ *     body       OCTET STRING }         -- per type, see the body codecs
+ *
+ * Threads: the codec functions are pure; a link_identity may be used by one thread at a time
+ * per call (wolfCrypt's RNG is guarded inside); the replay cache has its own lock. */
+#ifndef PKI_LINK_H
+#define PKI_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/keys.h"
+#include "signer/signer.h"
+
+#define LINK_ID_LEN 16
+#define LINK_NAME_MAX 128
+/* A message may live at most this long (expires - issued); the replay cache remembers a
+ * request id until the message expires, so this bounds its size. */
+#define LINK_MAX_LIFETIME 600
+/* Clocks of relay and appliance may differ this much. */
+#define LINK_CLOCK_SKEW 60
+#define LINK_MAX_MESSAGE (1024 * 1024)
+
+typedef enum {
+    LINK_OK = 0,
+    LINK_ERR_INTERNAL = -100,
+    LINK_ERR_MALFORMED = -101,
+    LINK_ERR_DECRYPT = -102,      /* not for us, or damaged */
+    LINK_ERR_SIGNATURE = -103,    /* the signature does not verify */
+    LINK_ERR_WRONG_SIGNER = -104, /* valid, but not by the pinned peer */
+    LINK_ERR_WRONG_SENDER = -105, /* the sender field names someone else */
+    LINK_ERR_WRONG_RECIPIENT = -106,
+    LINK_ERR_EXPIRED = -107,
+    LINK_ERR_NOT_YET_VALID = -108, /* issued in the future beyond the clock skew */
+    LINK_ERR_LIFETIME = -109,      /* expires - issued longer than LINK_MAX_LIFETIME */
+    LINK_ERR_REPLAY = -110,
+    LINK_ERR_TOO_LARGE = -111,
+} link_status;
+
+/* "expired", "replayed", … stable short codes for logs and API errors; and a sentence. */
+const char *link_status_code(int status);
+const char *link_status_text(int status);
+
+typedef enum {
+    LINK_MSG_HELLO = 1,   /* agent → relay after connecting: its inventory (JSON body) */
+    LINK_MSG_WELCOME = 2, /* relay → agent: accepted (JSON body) */
+    LINK_MSG_PING = 3,    /* either way; empty body */
+    LINK_MSG_PONG = 4,
+    LINK_MSG_ENROL = 5,     /* agent → relay: token, slot key, attestation (JSON body) */
+    LINK_MSG_ENROLLED = 6,  /* relay → agent: device certificate (JSON body) */
+    LINK_MSG_SIGN_REQ = 7,  /* relay → agent: link_sign_req body */
+    LINK_MSG_SIGN_RESP = 8, /* agent → relay: link_sign_resp body */
+    LINK_MSG_INVENTORY = 9, /* agent → relay: keys and slots changed (JSON body) */
+    LINK_MSG_ERROR = 10,    /* either way: link_sign_resp-shaped status + text */
+    LINK_MSG_TYPE_MAX = 10,
+} link_msg_type;
+
+const char *link_msg_type_name(int type);
+
+typedef struct {
+    int type;
+    uint8_t request_id[LINK_ID_LEN];
+    char sender[LINK_NAME_MAX];
+    char recipient[LINK_NAME_MAX];
+    char ca_id[LINK_NAME_MAX];
+    char slot[LINK_NAME_MAX];
+    int64_t issued, expires;
+    const uint8_t *body; /* encode: caller's; decode: points into the decoded buffer */
+    size_t body_len;
+} link_msg;
+
+/* Fills type, a random request id, names, issued = now and expires = now + lifetime. Names
+ * longer than LINK_NAME_MAX-1 are refused (-1). */
+int link_msg_init(link_msg *m, int type, const char *sender, const char *recipient, int lifetime);
+/* The response to req: same request id, sender and recipient swapped, same CA and slot. */
+int link_msg_reply(link_msg *m, const link_msg *req, int type, int lifetime);
+
+/* LinkMessage DER (malloc'd). 0 or LINK_ERR_*. */
+int link_msg_encode(const link_msg *m, uint8_t **der, size_t *len);
+/* Strict: exactly one LinkMessage, version 1, known type, 16-octet id, names that fit and are
+ * UTF-8 without NUL. m->body points into der. 0 or LINK_ERR_MALFORMED. */
+int link_msg_decode(const uint8_t *der, size_t len, link_msg *m);
+
+/* ---- Bodies ------------------------------------------------------------------------------- */
+
+/* SignRequest ::= SEQUENCE { algorithm INTEGER (pki_sig_alg), tbs OCTET STRING } */
+typedef struct {
+    pki_sig_alg alg;
+    const uint8_t *tbs;
+    size_t tbs_len;
+} link_sign_req;
+/* SignResponse ::= SEQUENCE { status INTEGER (pki_sign_status), signature OCTET STRING,
+ *                             reason UTF8String }   -- signature empty unless status is 0 */
+typedef struct {
+    int status;
+    const uint8_t *sig;
+    size_t sig_len;
+    char reason[256];
+} link_sign_resp;
+
+int link_sign_req_encode(const link_sign_req *r, uint8_t **der, size_t *len);
+int link_sign_req_decode(const uint8_t *der, size_t len, link_sign_req *r);
+int link_sign_resp_encode(const link_sign_resp *r, uint8_t **der, size_t *len);
+int link_sign_resp_decode(const uint8_t *der, size_t len, link_sign_resp *r);
+
+/* ---- Identities and the envelope ---------------------------------------------------------- */
+
+/* One side's P-256 key, its certificate and its link name. */
+typedef struct link_identity link_identity;
+
+/* A fresh P-256 key with a self-signed certificate (CN=name, 10 years): the relay's link
+ * identity, and an appliance's key before the relay certifies it. */
+link_identity *link_identity_generate(const char *name, char *err, size_t errlen);
+/* From a private key (any form pki_key_import reads) and its certificate (DER); the
+ * certificate's key must be the private key's. */
+link_identity *link_identity_load(const char *name, const uint8_t *key, size_t key_len,
+                                  const uint8_t *cert, size_t cert_len, char *err, size_t errlen);
+/* Replaces the certificate (after enrolment: the relay-issued device certificate). */
+int link_identity_set_cert(link_identity *id, const uint8_t *cert, size_t len, char *err,
+                           size_t errlen);
+void link_identity_free(link_identity *id);
+const char *link_identity_name(const link_identity *id);
+const uint8_t *link_identity_cert(const link_identity *id, size_t *len);
+pki_key *link_identity_key(link_identity *id);
+/* PKCS#8 DER of the key, for storing it sealed; release with pki_secret_free. */
+int link_identity_export_key(const link_identity *id, uint8_t **der, size_t *len);
+
+/* SHA-256 of a certificate's DER, lower-case hex (65 bytes with NUL). */
+int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65]);
+
+/* Encodes m, signs it as self and encrypts it to the peer's certificate. */
+int link_seal(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_len,
+              const link_msg *m, uint8_t **out, size_t *out_len);
+
+/* The receiving side, step by step (link_open does them all for a known peer):
+ * link_unwrap decrypts an envelope addressed to self and returns the SignedData (malloc'd);
+ * link_peek_signer returns the certificate the SignedData carries (malloc'd), NOT verified —
+ * to look up which peer it claims to be; link_verify checks the signature and that the signer
+ * is exactly pinned_cert, and decodes the message (m->body points into *content, malloc'd). */
+int link_unwrap(link_identity *self, const uint8_t *env, size_t env_len, uint8_t **signed_der,
+                size_t *signed_len);
+int link_peek_signer(const uint8_t *signed_der, size_t signed_len, uint8_t **cert,
+                     size_t *cert_len);
+int link_verify(const uint8_t *signed_der, size_t signed_len, const uint8_t *pinned_cert,
+                size_t pinned_len, link_msg *m, uint8_t **content, size_t *content_len);
+
+typedef struct link_replay link_replay;
+
+/* Names, lifetime and replay: the recipient is self_name; expected_sender (NULL: any) is the
+ * peer's link name; replay (NULL: not checked) remembers the request id until it expires.
+ * Check order: names, times, then replay (so a rejected message is never remembered). */
+int link_check(const link_msg *m, const char *self_name, const char *expected_sender,
+               link_replay *replay, int64_t now);
+
+/* All of the above for a known peer. On success *content (malloc'd) holds what m points into. */
+int link_open(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_len,
+              const char *peer_name, link_replay *replay, const uint8_t *env, size_t env_len,
+              link_msg *m, uint8_t **content, size_t *content_len);
+
+/* ---- Replay cache ------------------------------------------------------------------------- */
+
+/* A SQLite file (lib/db, WAL) remembering (sender, type, request id) until the message's
+ * expiry, so a restart does not reopen the window. ":memory:" for tests. NULL on error. */
+link_replay *link_replay_open(const char *path, char *err, size_t errlen);
+void link_replay_close(link_replay *r);
+/* LINK_OK and remembered, LINK_ERR_REPLAY when already there, LINK_ERR_INTERNAL on a database
+ * failure (the message is then refused: better to drop than to sign twice). Expired entries are
+ * purged now and then. */
+int link_replay_check(link_replay *r, const char *sender, int type, const uint8_t id[LINK_ID_LEN],
+                      int64_t expires, int64_t now);
+/* Entries currently kept (tests, status). */
+long link_replay_count(link_replay *r);
+
+#endif
