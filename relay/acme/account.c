@@ -118,7 +118,11 @@ void acme_new_account(acme_req *r)
     }
     acme_account existing;
     if (acme_account_get_by_thumbprint(r->st, tp, &existing) == STORE_OK) {
-        send_account(r, 200, &existing);
+        /* RFC 8555 7.3.1 and 7.3.6: the existing account, unless it was deactivated. */
+        if (strcmp(existing.status, "valid") != 0)
+            acme_problem(r, 401, "unauthorized", "the account for this key is %s", existing.status);
+        else
+            send_account(r, 200, &existing);
         acme_account_clear(&existing);
         return;
     }

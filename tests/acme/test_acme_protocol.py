@@ -147,6 +147,8 @@ class AcmeProtocol(unittest.TestCase):
         r = c.post(c.kid, {"status": "deactivated"})
         self.assertEqual(r.json()["status"], "deactivated")
         A.problem(self, c.get(c.kid), 401, "unauthorized")
+        A.problem(self, A.Client(self.R.directory, new).register(only_existing=True), 401,
+                  "unauthorized")
 
     # ---- orders ----
 
