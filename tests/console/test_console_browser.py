@@ -47,7 +47,15 @@ def main():
                      "-subj", "/CN=server.example.com", "-out", os.path.join(work, "server.csr")])
         with open(os.path.join(work, "server.csr")) as f:
             server_csr = f.read()
+        # an existing CA (encrypted PKCS#8 key and certificate) made with openssl, to import
+        ikey, icert = os.path.join(work, "imp.key"), os.path.join(work, "imp.pem")
+        pkitest.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-keyout", ikey, "-out", icert,
+                     "-subj", "/CN=Imported Root", "-days", "365", "-passout", "pass:import-secret",
+                     "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"])
         browser.run_node(os.path.join(os.path.dirname(__file__), "walk.mjs"), env={
+            "IMPORT_KEY": open(ikey).read(), "IMPORT_CERT": open(icert).read(),
+            "IMPORT_KEY_PASSWORD": "import-secret",
             "RELAY_URL": relay.url, "SETUP_URL": setup_url, "RESULT_JSON": result_path,
             "SERVER_CSR": server_csr,
         })
@@ -141,8 +149,10 @@ def check_pki(relay, result, token):
     creds = api(relay, token, "/acme/eab").json()["credentials"]
     assert [c["key_id"] for c in creds] == [result["eab_kid"]] and "hmac_key" not in creds[0], creds
     # and the deleted CA is gone
-    names = [c["name"] for c in api(relay, token, "/cas").json()["cas"]]
-    assert "Scratch" not in names and "Example Root" in names, names
+    cas = {c["name"]: c for c in api(relay, token, "/cas").json()["cas"]}
+    assert "Scratch" not in cas and "Example Root" in cas, list(cas)
+    # the CA imported with an existing (encrypted) key is active with that certificate
+    assert cas["Imported"]["status"] == "active" and "Imported Root" in cas["Imported"]["subject"], cas["Imported"]
 
 
 if __name__ == "__main__":

@@ -514,6 +514,21 @@ async function walkPki() {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
+  await step('import-existing-ca', async () => {
+    await nav('Import Existing CA');
+    await page.getByLabel('CA name').fill('Imported');
+    await page.getByLabel('Private key (PEM or PKCS#8)').fill(process.env.IMPORT_KEY);
+    await page.getByLabel('Key password (when the key is encrypted)').fill('wrong password');
+    await page.getByLabel('CA certificate (PEM)').fill(process.env.IMPORT_CERT);
+    s.expectStatus(400, '/api/v1/cas');
+    await page.getByRole('button', { name: 'Import CA' }).click();
+    assert.match(await alertText(), /bad_key/);
+    await page.getByLabel('Key password (when the key is encrypted)').fill(process.env.IMPORT_KEY_PASSWORD);
+    await page.getByRole('button', { name: 'Import CA' }).click();
+    await page.getByRole('heading', { name: 'Imported' }).waitFor({ timeout: 60000 });
+    await page.getByText('CN=Imported Root').first().waitFor();
+  });
+
   await step('users', async () => {
     await nav('Users');
     await page.getByLabel('User name').fill('operator');

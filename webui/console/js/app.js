@@ -13,6 +13,7 @@ const ROUTES = [
   // console pages
   { path: /^\/$/, page: 'home' },
   { path: /^\/cas\/new$/, page: 'ca_new', nav: 'ca-new', feature: 'cas' },
+  { path: /^\/cas\/import$/, page: 'ca_import', nav: 'ca-import', feature: 'cas' },
   { path: /^\/cas$/, page: 'cas', nav: 'cas', feature: 'cas' },
   { path: /^\/cas\/(\d+)$/, page: 'ca', nav: 'cas', feature: 'cas' },
   { path: /^\/templates\/new$/, page: 'template_new', nav: 'tpl-new', needsCa: true, feature: 'templates' },
@@ -30,7 +31,7 @@ const ROUTES = [
 
 const NAV = [
   { title: 'Certificate Authorities', feature: 'cas', items: [
-    ['ca-new', '/cas/new', 'Create New CA'], ['cas', '/cas', 'Manage CAs']] },
+    ['ca-new', '/cas/new', 'Create New CA'], ['ca-import', '/cas/import', 'Import Existing CA'], ['cas', '/cas', 'Manage CAs']] },
   { title: 'Certificate Templates', feature: 'templates', items: [
     ['tpl-new', '/templates/new', 'Create Template'], ['tpl', '/templates', 'Manage Templates']] },
   { title: 'X509 Certificates', feature: 'requests', items: [
