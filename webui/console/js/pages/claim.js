@@ -50,6 +50,7 @@ export async function render({ main }) {
         const p12 = await buildPkcs12({ key: key.privateKey, certs: [...leaf, ...chain], password, friendlyName: fileBase(cert.subject) });
         const name = `${fileBase(cert.subject)}.p12`;
         download(name, p12, 'application/x-pkcs12');
+        history.replaceState(null, '', '/claim'); // the token is used up; keep it out of the history
         form.hidden = true;
         clear(result, h('div', { class: 'card' }, h('h1', {}, 'Your certificate is ready'),
           h('p', { role: 'status' }, `${name} was downloaded. It holds your private key and certificate, protected by your password.`),
@@ -58,6 +59,7 @@ export async function render({ main }) {
       } else {
         if (!csr.value.includes('CERTIFICATE REQUEST')) { csr.focus(); throw new Error('Paste a CSR in PEM form.'); }
         const cert = await post('/public/claim', { token, csr: csr.value.trim() });
+        history.replaceState(null, '', '/claim');
         form.hidden = true;
         clear(result, h('div', { class: 'card' }, h('h1', {}, 'Your certificate is ready'),
           textBlock('Certificate (PEM)', cert.pem, `${fileBase(cert.subject)}.pem`),

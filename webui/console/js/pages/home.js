@@ -1,4 +1,5 @@
 // The landing page: with no CA it leads to CA creation (P-3); otherwise a short overview.
+import { get } from '../api.js';
 import { h, pageHead } from '../ui.js';
 import { FEATURES } from '../features.js';
 
@@ -15,6 +16,13 @@ export async function render(ctx) {
   if (FEATURES.requests) links.push(['/requests', 'Pending requests']);
   if (FEATURES.certificates) links.push(['/certificates', 'Issued certificates']);
   links.push(['/logs', 'Audit log'], ['/account', 'Your account and API tokens']);
-  if (ctx.ca) main.append(h('p', {}, 'Active certificate authority: ', h('strong', {}, ctx.ca.name)));
+  if (ctx.ca) {
+    main.append(h('p', {}, 'Active certificate authority: ', h('strong', {}, ctx.ca.name),
+      ctx.ca.status === 'pending' ? ' — waiting for its signed certificate (Manage CAs → Import Signed Certificate)' : ''));
+    if (FEATURES.requests && ctx.ca.status === 'active') {
+      const pending = ((await get(`/cas/${ctx.ca.id}/requests?status=pending`)).requests || []).length;
+      main.append(h('p', {}, h('a', { href: '/requests', 'data-link': '' }, `${pending} pending request${pending === 1 ? '' : 's'}`), ' waiting for approval.'));
+    }
+  }
   main.append(h('ul', { class: 'links' }, links.map(([href, label]) => h('li', {}, h('a', { href, 'data-link': '' }, label)))));
 }
