@@ -44,7 +44,8 @@ class FirstAdministrator(unittest.TestCase):
             self.assertIsNotNone(m, d.output())
             token = m.group(1)
             c = Client(d)
-            body = {"token": "x" + token[1:], "name": "root", "password": PW}
+            wrong = ("y" if token[0] == "x" else "x") + token[1:]
+            body = {"token": wrong, "name": "root", "password": PW}
             assert_error(self, c.post("/api/v1/setup", body), 403, "setup_closed")
             body["token"] = token
             r = c.post("/api/v1/setup", body)
