@@ -2,7 +2,7 @@
 // screenshot. Fails on any console error, failed request or unexpected HTTP error.
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
-import { launch } from '../harness/browser/browser.mjs';
+import { launch, accessibilityViolations } from '../harness/browser/browser.mjs';
 
 const BASE = process.env.RELAY_URL;
 const SETUP_URL = process.env.SETUP_URL;
@@ -20,6 +20,9 @@ async function step(name, fn) {
   await fn();
   await s.shot(name);
   s.check();
+  // every state the walk reaches passes axe-core's WCAG 2.1 A/AA rules (serious and critical)
+  const a11y = await accessibilityViolations(page);
+  assert.deepEqual(a11y, [], `accessibility problems after step ${name}`);
   result.steps.push(name);
   console.log('ok');
 }

@@ -12,6 +12,20 @@ import path from 'node:path';
 
 export const CHROMIUM = process.env.PKI_CHROMIUM || '/usr/bin/chromium';
 
+// axe-core (pinned in package.json) checks the page against WCAG 2 A/AA rules. It is evaluated
+// through the DevTools protocol, so the page's Content-Security-Policy stays in force.
+let axeSource = null;
+export async function accessibilityViolations(page, { impacts = ['serious', 'critical'] } = {}) {
+  if (!axeSource) {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    axeSource = fs.readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  }
+  await page.evaluate(axeSource);
+  const r = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return r.violations.filter((v) => impacts.includes(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+}
+
 export function artifactsDir(testName) {
   const base = process.env.PKI_TEST_ARTIFACTS ||
     path.join(process.env.PKI_BUILD_DIR || os.tmpdir(), 'test-artifacts');
