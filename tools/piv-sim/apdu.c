@@ -5,9 +5,13 @@
 
 #include <string.h>
 
+/* Commands without data point at this, so no code does arithmetic on a null pointer. */
+static const uint8_t NO_DATA[1];
+
 uint16_t apdu_parse(const uint8_t *in, size_t len, struct apdu *a)
 {
     memset(a, 0, sizeof(*a));
+    a->data = NO_DATA;
     if (len < 4) {
         return SW_WRONG_LENGTH;
     }

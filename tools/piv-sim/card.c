@@ -81,7 +81,9 @@ static enum card_result run(struct card *c, const struct apdu *a, struct buf *ou
             buf_put(&c->wait_data, a->data, a->lc);
         }
         c->wait_apdu = *a;
-        c->wait_apdu.data = c->wait_data.data;
+        if (c->wait_data.len > 0) {
+            c->wait_apdu.data = c->wait_data.data;
+        }
         c->waiting = 1;
         return CARD_WAIT_TOUCH;
     }
@@ -157,7 +159,9 @@ enum card_result card_transmit(struct card *c, const uint8_t *in, size_t len, st
     }
     enum card_result r;
     if (c->chaining) {
-        a.data = c->chain.data;
+        if (c->chain.len > 0) { /* else a.data keeps pointing at the parser's empty data */
+            a.data = c->chain.data;
+        }
         a.lc = c->chain.len;
         c->chaining = 0;
         r = run(c, &a, out);

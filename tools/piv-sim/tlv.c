@@ -139,6 +139,9 @@ bool tlv_next(const uint8_t **p, const uint8_t *end, unsigned *tag, const uint8_
 
 bool tlv_find(const uint8_t *data, size_t len, unsigned tag, const uint8_t **value, size_t *vlen)
 {
+    if (!data || len == 0) {
+        return false;
+    }
     const uint8_t *p = data, *end = data + len;
     unsigned t;
     const uint8_t *v;
