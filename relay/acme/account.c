@@ -244,8 +244,9 @@ void acme_key_change(acme_req *r)
     acme_url(acct_url, sizeof acct_url, "acct/%lld", (long long)r->acct.id);
     json_t *old_key = json_loads(r->acct.jwk, 0, &jerr);
     jws_status st = JWS_OK;
-    if (!in.jwk || in.kid || in.nonce || !in.url || strcmp(in.url, r->jws.url) != 0) {
-        acme_problem(r, 400, "malformed", "inner JWS needs 'jwk' and the same 'url', no nonce");
+    /* The inner JWS may carry a nonce (RFC 8555 7.3.5); it is not checked. */
+    if (!in.jwk || in.kid || !in.url || strcmp(in.url, r->jws.url) != 0) {
+        acme_problem(r, 400, "malformed", "inner JWS needs 'jwk' and the same 'url' as the outer");
     } else if ((st = jwk_to_spki(in.jwk, &spki, &spki_len, &type, err, sizeof err)) != JWS_OK ||
                (st = jws_verify(&in, spki, spki_len, type, err, sizeof err)) != JWS_OK) {
         acme_problem(r, 400, problem_for_key_change(st), "inner JWS: %s", err);

@@ -344,9 +344,10 @@ int acme_order_transition(store *s, int64_t id, const char *from, const char *to
 
 int acme_order_list(store *s, int64_t account_id, acme_id_fn fn, void *ctx)
 {
-    sqlite3_stmt *st =
-        db_query(s->d, "SELECT id FROM acme_order WHERE account_id=? ORDER BY id DESC LIMIT 1000",
-                 "i", account_id);
+    sqlite3_stmt *st = db_query(s->d,
+                                "SELECT id FROM acme_order WHERE account_id=? AND status<>'invalid'"
+                                " ORDER BY id DESC LIMIT 1000",
+                                "i", account_id);
     if (!st)
         return STORE_ERROR;
     int rc;

@@ -84,6 +84,7 @@ int acme_order_set(store *s, int64_t id, const char *status, const char *error, 
 /* Moves status from -> to; STORE_NOT_FOUND when it was not in `from`. */
 int acme_order_transition(store *s, int64_t id, const char *from, const char *to);
 typedef int (*acme_id_fn)(void *ctx, int64_t id);
+/* The account's orders except invalid ones (RFC 8555 7.1.2.1), newest first, at most 1000. */
 int acme_order_list(store *s, int64_t account_id, acme_id_fn fn, void *ctx);
 
 typedef struct {

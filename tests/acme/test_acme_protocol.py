@@ -243,6 +243,7 @@ class AcmeProtocol(unittest.TestCase):
         self.assertEqual(err["type"], "urn:ietf:params:acme:error:unauthorized")
         order = c.get(order_url).json()
         self.assertEqual(order["status"], "invalid")
+        self.assertNotIn(order_url, c.get(c.kid + "/orders").json()["orders"])
         r, _ = self.finalize(c, order, ["ok.example.test", "bad.example.test"])
         A.problem(self, r, 403, "orderNotReady")
 
