@@ -16,15 +16,11 @@ KEY_TEXT = {"rsa2048": "Public-Key: (2048 bit)", "ec-p256": "prime256v1",
             "ec-p384": "secp384r1"}
 
 
-def check_slot_certificate(env, reader, slot, pem, work, rsa=False):
-    """The slot holds exactly pem, and the slot's key makes signatures that pem's key verifies.
-    yubico-piv-tool 2.2.0 (Debian 12, OpenSSL 3) cannot make RSA signatures at all (its own
-    selfsign-certificate fails too), so RSA slots are checked by openssl on the self-signature the
-    card made instead."""
+def check_slot_certificate(env, reader, slot, pem, work):
+    """The slot holds exactly pem, and the slot's key makes signatures (by yubico-piv-tool)
+    that pem's key verifies."""
     r = piv_tool(env, reader, "-a", "read-certificate", "-s", slot)
     assert r.stdout.strip() == pem.strip(), (r.stdout, pem)
-    if rsa:
-        return
     crt = tmpfile(pem, dir=work)
     r = piv_tool(env, reader, "-a", "verify-pin", "-P", PIN, "-a", "test-signature", "-s", slot,
                  "-i", crt)
@@ -55,7 +51,7 @@ def provision_roots(c, env, serial, work, template):
                     openssl("x509", "-in", tpl, "-noout", what).stdout)
         # the public key is the one generated on the card
         assert openssl("x509", "-in", crt, "-noout", "-pubkey").stdout == public_key
-        check_slot_certificate(env, env.readers[0], slot, pem, work, rsa=alg == "rsa2048")
+        check_slot_certificate(env, env.readers[0], slot, pem, work)
         view = expect(c.get(f"/api/keys/{serial}/slots/{slot}"), 200).json()
         assert view["state"] == "provisioned" and view["certificate"].strip() == pem.strip()
         assert view["details"]["subject"].startswith("CN=Example HSM CA")
@@ -132,23 +128,34 @@ def provision_imported(c, env, serial, work, template):
     check_slot_certificate(env, env.readers[0], "83", pem, work)
     view = expect(c.get(f"/api/keys/{serial}/slots/83"), 200).json()
     assert view["key"]["origin"] == "imported"
-    # PKCS#12 (P-256; piv-sim refuses RSA imports, from yubico-piv-tool too) with its
-    # certificate, then "import a signed certificate"
-    rkey, rcrt, p12 = (os.path.join(work, n) for n in ("p12.key", "p12.crt", "x.p12"))
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", rkey, "-out", rcrt,
-            "-days", "365", "-subj", "/CN=Imported CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("pkcs12", "-export", "-inkey", rkey, "-in", rcrt, "-out", p12, "-passout", "pass:p12 pass")
-    with open(p12, "rb") as f:
-        b64 = base64.b64encode(f.read()).decode()
-    expect(c.post(f"/api/keys/{serial}/slots/84/import-key",
-                  {"pin": PIN, "pkcs12": b64, "password": "nope"}), 400, "bad_password")
-    expect(c.post(f"/api/keys/{serial}/slots/84/import-key",
-                  {"pin": PIN, "pkcs12": b64, "password": "p12 pass"}), 200)
-    with open(rcrt) as f:
-        cert = f.read()
-    expect(c.post(f"/api/keys/{serial}/slots/84/certificate", {"pin": PIN, "certificate": cert}), 200)
-    check_slot_certificate(env, env.readers[0], "84", cert, work)
+    # PKCS#12 files (P-256 and RSA 2048) with their certificates, then "import a signed
+    # certificate"
+    for slot, newkey in (("84", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+                         ("85", ["-newkey", "rsa:2048"])):
+        rkey, rcrt, p12 = (os.path.join(work, f"{slot}{n}") for n in ("p12.key", "p12.crt", "x.p12"))
+        openssl("req", "-x509", *newkey, "-nodes", "-keyout", rkey, "-out", rcrt, "-days", "365",
+                "-subj", f"/CN=Imported CA {slot}", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        openssl("pkcs12", "-export", "-inkey", rkey, "-in", rcrt, "-out", p12, "-passout", "pass:p12 pass")
+        with open(p12, "rb") as f:
+            b64 = base64.b64encode(f.read()).decode()
+        expect(c.post(f"/api/keys/{serial}/slots/{slot}/import-key",
+                      {"pin": PIN, "pkcs12": b64, "password": "nope"}), 400, "bad_password")
+        r = expect(c.post(f"/api/keys/{serial}/slots/{slot}/import-key",
+                          {"pin": PIN, "pkcs12": b64, "password": "p12 pass"}), 200)
+        assert r.json()["public_key"] == openssl("pkey", "-in", rkey, "-pubout").stdout
+        with open(rcrt) as f:
+            cert = f.read()
+        expect(c.post(f"/api/keys/{serial}/slots/{slot}/certificate",
+                      {"pin": PIN, "certificate": cert}), 200)
+        check_slot_certificate(env, env.readers[0], slot, cert, work)
+    # the imported RSA key signs on the card: a self-signed root from it verifies with openssl
+    r = expect(c.post(f"/api/keys/{serial}/slots/85/provision",
+                      {"pin": PIN, "template": template, "mode": "self-signed"}), 200)
+    crt = tmpfile(r.json()["certificate"], dir=work)
+    openssl("verify", "-CAfile", crt, crt)
+    assert (openssl("x509", "-in", crt, "-noout", "-pubkey").stdout ==
+            openssl("pkey", "-in", os.path.join(work, "85p12.key"), "-pubout").stdout)
 
 
 def clear_slot(c, env, serial):
@@ -171,7 +178,7 @@ def check_status_line(d):
 
     def line():
         r = pkitest.run([ctl, "--state-dir", d.state_dir, "status"], check=False)
-        return r.stdout if "1 YubiKey" in r.stdout and "5 slots provisioned" in r.stdout else None
+        return r.stdout if "1 YubiKey" in r.stdout and "6 slots provisioned" in r.stdout else None
     from agentlib import wait_for
     out = wait_for(line, timeout=40, what="iothsmctl status with keys and slots")
     assert "running" in out.lower() or "iothsm-agent" in out, out
