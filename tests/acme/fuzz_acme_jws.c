@@ -35,6 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     jws_verify_hmac(&m, key, sizeof key, err, sizeof err);
     json_error_t jerr;
     json_t *payload = json_loadb((const char *)m.payload, m.payload_len, 0, &jerr);
+    /* Payloads that carry a JWS themselves: keyChange, and newAccount's binding. */
+    json_t *inners[2] = {payload, json_object_get(payload, "externalAccountBinding")};
+    for (int k = 0; k < 2; k++) {
+        jws_msg in;
+        if (inners[k] && jws_parse_json(inners[k], &in, err, sizeof err) == JWS_OK) {
+            jws_verify_hmac(&in, key, sizeof key, err, sizeof err);
+            jws_msg_free(&in);
+        }
+    }
     json_t *ids = json_object_get(payload, "identifiers");
     size_t i;
     json_t *v;
