@@ -36,7 +36,8 @@ def main():
     try:
         with ProcWatcher(SECRETS) as watch:
             with PcscEnv(n_keys=1) as env:
-                d = agent(env=dict(env.env, CREDENTIALS_DIRECTORY=creds), password=PASSWORD)
+                d = agent(extra='log_level = "debug";', password=PASSWORD,
+                          env=dict(env.env, CREDENTIALS_DIRECTORY=creds))
                 with d:
                     c = Client(d.url)
                     c.login(PASSWORD)
