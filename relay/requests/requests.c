@@ -199,14 +199,20 @@ static void submit(api_call *c, int64_t user_id, const char *source)
         r.csr_len = csr.der_len;
         r.params = json_dumps(params, JSON_COMPACT);
         r.created = c->now;
-        if (!r.params || store_request_create(c->st, &r) != STORE_OK) {
+        if (!r.params || store_begin(c->st) != STORE_OK) {
+            api_error(c, 500, "internal", "cannot store the request");
+        } else if (store_request_create(c->st, &r) != STORE_OK) {
+            store_rollback(c->st);
             api_error(c, 500, "internal", "cannot store the request");
         } else {
             char target[48];
             snprintf(target, sizeof target, "request:%lld", (long long)r.id);
             api_audit(c, "request.submit", target, ca.id,
                       json_pack("{s:s,s:s}", "source", source, "subject", csr.subject));
-            api_json(c, 201, request_json(&r));
+            if (store_commit(c->st) != STORE_OK)
+                api_error(c, 500, "internal", "cannot store the request");
+            else
+                api_json(c, 201, request_json(&r));
         }
         free(r.params);
         csr_info_free(&csr);
@@ -311,19 +317,21 @@ static int approve_one(api_call *c, store_request *r, json_t *overrides, store_c
         snprintf(err, errlen, "the request was already decided");
     } else if (issue_for(c, &ca, &t, &s, r, &csr, overrides, cert, status, err, errlen) != 0) {
         store_rollback(c->st);
-    } else if (store_request_decide(c->st, r->id, "issued", "issued", cert->id, c->now) !=
-                   STORE_OK ||
-               store_commit(c->st) != STORE_OK) {
-        store_rollback(c->st);
-        store_cert_clear(cert);
-        snprintf(err, errlen, "cannot store the certificate");
     } else {
-        rc = 0;
+        /* The audit entry is written in the same transaction as the certificate. */
         char target[48];
         snprintf(target, sizeof target, "request:%lld", (long long)r->id);
         api_audit(
             c, "request.approve", target, r->ca_id,
             json_pack("{s:s,s:I}", "serial", cert->serial, "certificate_id", (json_int_t)cert->id));
+        if (store_request_decide(c->st, r->id, "issued", "issued", cert->id, c->now) != STORE_OK ||
+            store_commit(c->st) != STORE_OK) {
+            store_rollback(c->st);
+            store_cert_clear(cert);
+            snprintf(err, errlen, "cannot store the certificate");
+        } else {
+            rc = 0;
+        }
     }
     csr_info_free(&csr);
     store_template_clear(&t);
