@@ -82,6 +82,33 @@ put iothsmctl_rc $?
 pki-relay status >/ops-e2e/relay-status.txt 2>&1
 put relay_status_rc $?
 
+# An upgrade: the installer again, without a password: services restarted, password kept.
+pid_before=$(systemctl show -P MainPID iothsm-agent)
+bash "$src/scripts/setup_ubuntu.sh" --prebuilt "$build" --no-deps >/ops-e2e/upgrade.log 2>&1
+put upgrade_rc $?
+wait_active iothsm-agent
+wait_active pki-relay
+pid_after=$(systemctl show -P MainPID iothsm-agent)
+if [ "$pid_before" != "$pid_after" ]; then put upgrade_restarted 1; else put upgrade_restarted 0; fi
+sleep 1
+python3 - >>"$out" <<'PY'
+import json, ssl, urllib.error, urllib.request
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with open("/ops-e2e/pw") as f:
+    pw = f.read().strip()
+r = urllib.request.Request("https://127.0.0.1:8444/api/login", data=json.dumps({"password": pw}).encode(),
+                           headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(r, context=ctx, timeout=10) as resp:
+        print("login_after_upgrade=%d" % resp.status)
+except urllib.error.HTTPError as e:
+    print("login_after_upgrade=%d" % e.code)
+except Exception as e:
+    print("login_after_upgrade=error")
+PY
+
 # The watchdog: a short one for the test (the unit's own is 30 s), then the agent's loop stops.
 mkdir -p /run/systemd/system/iothsm-agent.service.d
 printf '[Service]\nWatchdogSec=3s\nTimeoutAbortSec=2s\n' \

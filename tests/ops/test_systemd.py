@@ -1,7 +1,7 @@
 """The installed services under a real systemd: the installer (real mode, real systemctl) in a
 container booted with systemd-nspawn, then Type=notify, STATUS=, LoadCredential=, the sandbox,
-`journalctl -u`, `iothsmctl status` / `pki-relay status`, the watchdog restarting a stuck agent,
-and --uninstall --purge, all as an administrator would see them.
+`journalctl -u`, `iothsmctl status` / `pki-relay status`, an upgrade (second run: restarted, password kept),
+the watchdog restarting a stuck agent, and --uninstall --purge, all as an administrator would see them.
 
 PID 1 on our machines is not systemd, but systemd-nspawn can boot one: the container's root is
 an overlay whose lower layer is this machine's / and whose upper layer is a tmpfs (so nothing
@@ -131,6 +131,9 @@ def inner():
     want("login", "200")
     want("iothsmctl_rc", "0")
     want("relay_status_rc", "0")
+    want("upgrade_rc", "0")
+    want("upgrade_restarted", "1")
+    want("login_after_upgrade", "200")
     want("watchdog_restarted", "1")
     assert int(res["NRestarts_after"]) >= 1, res
     want("watchdog_logged", "1")
