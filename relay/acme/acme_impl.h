@@ -20,7 +20,8 @@ typedef struct {
     int http01_port;
     int64_t order_lifetime;
     int validation_timeout;
-    acme_nonces *nonces;
+    int64_t nonce_lifetime;
+    acme_nonces *nonces; /* made by the first acme_dispatch */
 } acme_config;
 
 extern acme_config g_acme;
@@ -83,6 +84,10 @@ bool acme_policy_allows(const acme_policy *p, const char *name);
 bool acme_policy_preapproved(const acme_policy *p, const char *name);
 /* Lower-cases and checks a DNS identifier ("*." allowed first when wildcard_ok). */
 bool acme_dns_name_ok(char *name, bool wildcard_ok);
+
+/* "a.b.c.d[:port]" (IPv4, port 53 by default) for acme.resolver. */
+struct sockaddr_in;
+bool acme_resolver_parse(const char *text, struct sockaddr_in *out);
 
 /* Queues validation of challenge idx of an authorization on the worker pool. */
 int acme_validate_submit(relay_app *app, int64_t authz_id, int idx);

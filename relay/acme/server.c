@@ -1,6 +1,7 @@
 /* The ACME endpoint: directory and newNonce on the loop (no I/O), every POST on a worker, where
  * the JWS is checked to the letter (RFC 8555 6.2-6.5) before any handler runs. */
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,14 +34,22 @@ int acme_configure(relay_app *app, const pki_config *cfg)
     g_acme.order_lifetime = pki_config_int(cfg, "acme.order_lifetime", 86400);
     g_acme.validation_timeout = (int)pki_config_int(cfg, "acme.validation_timeout", 10);
     int64_t nonce_life = pki_config_int(cfg, "acme.nonce_lifetime", 300);
-    if (g_acme.http01_port <= 0 || g_acme.http01_port > 65535 || g_acme.order_lifetime < 60 ||
-        g_acme.validation_timeout < 1 || g_acme.validation_timeout > 120 || nonce_life < 5) {
-        pki_err("acme: http01_port 1..65535, order_lifetime >= 60, validation_timeout 1..120,"
-                " nonce_lifetime >= 5");
+    struct sockaddr_in sa;
+    if (g_acme.resolver[0] && !acme_resolver_parse(g_acme.resolver, &sa)) {
+        fprintf(stderr,
+                "pki-relay: acme.resolver must be an IPv4 address with an optional :port,"
+                " not '%s'\n",
+                g_acme.resolver);
         return -1;
     }
-    g_acme.nonces = acme_nonces_new(nonce_life, 65536);
-    return g_acme.nonces ? 0 : -1;
+    if (g_acme.http01_port <= 0 || g_acme.http01_port > 65535 || g_acme.order_lifetime < 60 ||
+        g_acme.validation_timeout < 1 || g_acme.validation_timeout > 120 || nonce_life < 5) {
+        fprintf(stderr, "pki-relay: acme: http01_port 1..65535, order_lifetime >= 60,"
+                        " validation_timeout 1..120, nonce_lifetime >= 5\n");
+        return -1;
+    }
+    g_acme.nonce_lifetime = nonce_life;
+    return 0;
 }
 
 void acme_shutdown(void)
@@ -334,6 +343,12 @@ static void run(void *thread_ctx, void *arg)
 void acme_dispatch(relay_app *app, const httpd_request *req, httpd_response *resp)
 {
     int64_t now = pki_now();
+    /* Made on first use, on the loop thread, so commands that never serve (user add, …) do not
+     * allocate it; workers see it through the pool's queue lock. */
+    if (!g_acme.nonces && !(g_acme.nonces = acme_nonces_new(g_acme.nonce_lifetime, 65536))) {
+        httpd_respond_error(resp, 503, "busy", "out of memory");
+        return;
+    }
     if (strcmp(req->path, "/acme/directory") == 0) {
         if (strcmp(req->method, "GET") != 0)
             problem_resp(resp, now, 405, "malformed", "the directory is fetched with GET");

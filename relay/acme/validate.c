@@ -32,6 +32,27 @@ static json_t *problem(const char *type, const char *fmt, ...)
     return acme_problem_json(type, 400, msg);
 }
 
+bool acme_resolver_parse(const char *text, struct sockaddr_in *out)
+{
+    char host[128];
+    long port = 53;
+    if (strlen(text) >= sizeof host)
+        return false;
+    snprintf(host, sizeof host, "%s", text);
+    char *colon = strrchr(host, ':');
+    if (colon) {
+        char *end;
+        *colon = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (!colon[1] || *end)
+            return false;
+    }
+    memset(out, 0, sizeof *out);
+    out->sin_family = AF_INET;
+    out->sin_port = htons((uint16_t)port);
+    return port > 0 && port <= 65535 && inet_pton(AF_INET, host, &out->sin_addr) == 1;
+}
+
 /* A resolver state aimed at acme.resolver when configured; -1 on failure. */
 static int resolver_init(res_state rs)
 {
@@ -42,18 +63,8 @@ static int resolver_init(res_state rs)
     rs->retry = 2;
     if (!g_acme.resolver[0])
         return 0;
-    char host[sizeof g_acme.resolver];
-    int port = 53;
-    snprintf(host, sizeof host, "%s", g_acme.resolver);
-    char *colon = strrchr(host, ':');
-    if (colon) {
-        *colon = 0;
-        port = atoi(colon + 1);
-    }
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || port <= 0 || port > 65535) {
+    struct sockaddr_in sa;
+    if (!acme_resolver_parse(g_acme.resolver, &sa)) {
         res_nclose(rs);
         return -1;
     }
