@@ -111,6 +111,8 @@ def check_pki(relay, result, token):
     days = (cert.not_valid_after - cert.not_valid_before).days
     assert 29 <= days <= 31, days
     assert certs[0]["status"] == "issued", certs[0]  # held, then taken off hold
+    declined = api(relay, token, f"/cas/{result['issuing_ca_id']}/requests?status=declined").json()["requests"]
+    assert len(declined) == 1 and declined[0]["params"]["csr_subject"] == "CN=server.example.com", declined
     # the console's downloads: DER is the same certificate, PKCS#7 holds it with its chain
     with open(result["server_der"], "rb") as f:
         assert x509.load_der_x509_certificate(f.read()) == cert

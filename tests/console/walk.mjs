@@ -346,6 +346,21 @@ async function walkPki() {
     await dlg.waitFor({ state: 'detached' });
   });
 
+  await step('decline', async () => {
+    await nav('Manage Templates');
+    await page.getByRole('link', { name: 'Web Server' }).click();
+    await menu('Submit CSR');
+    await page.getByLabel('Certificate signing request (PEM)').fill(process.env.SERVER_CSR);
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.locator('tr.highlight').waitFor();
+    const dlg = await openRequestModal();
+    await dlg.getByRole('button', { name: 'Decline' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Decline request' });
+    await confirm.getByRole('button', { name: 'Decline' }).click();
+    await page.getByText(/Request #\d+ declined/).waitFor();
+    assert.equal(await page.locator('tr.highlight').count(), 0, 'the declined request left the pending list');
+  });
+
   await step('public-request', async () => {
     await nav('Manage Templates');
     await page.getByRole('link', { name: 'Clients' }).click();

@@ -64,7 +64,7 @@ const PANELS = {
 
   async edit({ ca, panel, msg, rerender, refreshCas }) {
     const name = input('name', { value: ca.name, maxlength: 64 });
-    const cps = textarea('cps', { rows: 6, spellcheck: 'true' }, ca.cps || '');
+    const cps = textarea('cps', { rows: 6, spellcheck: 'true' });
     cps.value = ca.cps || '';
     const skt = select('service_key_type', KEY_TYPES, ca.service_key_type || 'ec-p256');
     const crlValidity = input('crl_validity_hours', { type: 'number', min: 1, value: String(ca.crl_validity_hours), inputmode: 'numeric' });

@@ -127,10 +127,13 @@ function requestModal(r, templates, reload) {
     toast(`Request #${r.id} approved: certificate ${res.certificate ? res.certificate.serial : ''} issued`);
     await reload();
   }));
-  decline.addEventListener('click', () => busy(decline, msg, async () => {
-    await post(`/requests/${r.id}/decline`);
-    dlg.close();
-    toast(`Request #${r.id} declined`);
-    await reload();
-  }));
+  decline.addEventListener('click', async () => {
+    if (!(await confirmDialog({ title: 'Decline request', action: 'Decline', text: `Decline request #${r.id}? A declined request cannot be approved later.` }))) return;
+    await busy(decline, msg, async () => {
+      await post(`/requests/${r.id}/decline`);
+      dlg.close();
+      toast(`Request #${r.id} declined`);
+      await reload();
+    });
+  });
 }

@@ -102,8 +102,8 @@ const PANELS = {
     panel.append(form, result);
   },
 
-  async edit({ t, panel, msg, rerender, ca }) {
-    panel.append(editForm(t, msg, rerender, ca));
+  async edit({ t, panel, msg, rerender }) {
+    panel.append(editForm(t, msg, rerender));
   },
 
   async urls({ t, panel }) {
@@ -127,7 +127,7 @@ const PANELS = {
 };
 
 // Edit Template with its tabs (TPL-2 … TPL-6). Every tab edits one settings object; Save sends it whole.
-function editForm(t, msg, rerender, ca) {
+function editForm(t, msg, rerender) {
   const s = structuredClone(t.settings);
   const name = input('name', { value: t.name, maxlength: 64 });
   const cb = (key, label, help) => { const c = checkbox(key, s[key]); c.addEventListener('change', () => { s[key] = c.checked; }); return field(label, c, help); };
@@ -204,6 +204,5 @@ function editForm(t, msg, rerender, ca) {
       await rerender();
     });
   });
-  void ca;
   return form;
 }
