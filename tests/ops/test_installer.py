@@ -261,6 +261,17 @@ def main():
             assert after == before, "the second run changed:\n" + diff(before, after)
         print("second run: no change")
 
+        # The documented way to change the password non-interactively.
+        current = PASSWORD
+        if with_password:
+            with ProcWatcher(secrets) as watch:
+                rc, out = setup(root, "--reset-password", "--password-file", pw2)
+            assert rc == 0 and "admin password set" in out, out
+            assert not watch.hits, f"the new password showed in /proc: {watch.hits}"
+            assert login_works(root, OTHER_PASSWORD, uid, gid), "--reset-password did not set it"
+            assert not login_works(root, PASSWORD, uid, gid), "the old password still works"
+            current = OTHER_PASSWORD
+
         # --uninstall: programs gone, configuration and state kept.
         state_before = {k: v for k, v in snapshot(root).items()
                         if k.startswith(("etc/iothsm", "etc/pki-relay", "var/lib/iothsm",
@@ -281,7 +292,7 @@ def main():
         if with_password:
             rc, out = setup(root)
             assert rc == 0, out
-            assert login_works(root, PASSWORD, uid, gid), "reinstall lost the password"
+            assert login_works(root, current, uid, gid), "reinstall lost the password"
             rc, out = setup(root, "--uninstall")
             assert rc == 0, out
 
