@@ -109,6 +109,21 @@ except Exception as e:
     print("login_after_upgrade=error")
 PY
 
+# Replace the UI certificate as docs/operations.md says, and see the agent serve the new one.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -subj "/CN=appliance.example" -keyout /ops-e2e/new-ui.key -out /ops-e2e/new-ui.crt 2>/dev/null
+install -m 0644 -o root -g root /ops-e2e/new-ui.crt /etc/iothsm/tls/ui.crt
+install -m 0600 -o root -g root /ops-e2e/new-ui.key /etc/iothsm/tls/ui.key
+systemctl restart iothsm-agent
+wait_active iothsm-agent
+python3 - >>"$out" <<'PY'
+import ssl
+served = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", 8444)))
+with open("/ops-e2e/new-ui.crt") as f:
+    new = ssl.PEM_cert_to_DER_cert(f.read())
+print("new_cert_served=%d" % (served == new))
+PY
+
 # The watchdog: a short one for the test (the unit's own is 30 s), then the agent's loop stops.
 mkdir -p /run/systemd/system/iothsm-agent.service.d
 printf '[Service]\nWatchdogSec=3s\nTimeoutAbortSec=2s\n' \

@@ -1,6 +1,6 @@
 """The installed services under a real systemd: the installer (real mode, real systemctl) in a
 container booted with systemd-nspawn, then Type=notify, STATUS=, LoadCredential=, the sandbox,
-`journalctl -u`, `iothsmctl status` / `pki-relay status`, an upgrade (second run: restarted, password kept),
+`journalctl -u`, `iothsmctl status` / `pki-relay status`, an upgrade (second run: restarted, password kept), replacing the UI certificate,
 the watchdog restarting a stuck agent, and --uninstall --purge, all as an administrator would see them.
 
 PID 1 on our machines is not systemd, but systemd-nspawn can boot one: the container's root is
@@ -134,6 +134,7 @@ def inner():
     want("upgrade_rc", "0")
     want("upgrade_restarted", "1")
     want("login_after_upgrade", "200")
+    want("new_cert_served", "1")
     want("watchdog_restarted", "1")
     assert int(res["NRestarts_after"]) >= 1, res
     want("watchdog_logged", "1")
