@@ -23,7 +23,8 @@ export async function render({ main }) {
     ], rows, { caption: 'Audit log entries, newest first', empty: 'No entries.' }));
   };
   const load = async (before) => {
-    const r = await get(`/audit?limit=${PAGE}${before ? `&before=${before}` : ''}`);
+    const older = before ? `&before=${before}` : '';
+    const r = await get(`/audit?limit=${PAGE}${older}`);
     entries = entries.concat(r.entries || []);
     more.hidden = (r.entries || []).length < PAGE;
     show();

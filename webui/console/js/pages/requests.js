@@ -16,7 +16,8 @@ export async function render(ctx) {
   for (const t of (await get(`/cas/${ca.id}/templates`)).templates || []) templates[t.id] = t.name;
   let rows = [];
   const load = async () => {
-    const r = await get(`/cas/${ca.id}/requests${statusSel.value ? `?status=${statusSel.value}` : ''}`);
+    const query = statusSel.value ? `?status=${statusSel.value}` : '';
+    const r = await get(`/cas/${ca.id}/requests${query}`);
     rows = r.requests || [];
     draw();
   };
