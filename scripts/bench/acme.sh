@@ -98,6 +98,12 @@ relay_ms=$(time_lego "$api/acme/directory" "$kid" "$hmac" relay)
 pebble_ms=$(time_lego "https://127.0.0.1:$pport/dir" bench "$peb_hmac" pebble)
 bench_line acme_lego_order_ms "$relay_ms" ms "$pebble_ms"
 
+relay_pid=${pids[0]}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu0=$(cpu_ticks "$relay_pid"); t0=$(now_ms)
 rate=$(/usr/bin/python3 "$here/acme_load.py" "$api/acme/directory" "$(echo "$load_eab" | jget 'd["key_id"]')" \
   "$(echo "$load_eab" | jget 'd["hmac_key"]')" "$secs" "$procs" load.bench.test)
+cpu1=$(cpu_ticks "$relay_pid"); t1=$(now_ms)
+# How busy the relay was during the load (100 = one core), to tell relay from client limits.
+echo "# relay CPU during the load: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) * 100 / (t1 - t0) ))% of one core (wall time includes registration)"
 bench_line acme_orders_per_s "$rate" orders/s 100

@@ -332,6 +332,9 @@ def serve_http01(port, responses):
                 self.send_response(404)
                 self.end_headers()
                 return
+            if body == "HANG":
+                time.sleep(30)
+                return
             if body.startswith("REDIRECT:"):
                 self.send_response(302)
                 self.send_header("Location", body[len("REDIRECT:"):])

@@ -280,6 +280,33 @@ class AcmeProtocol(unittest.TestCase):
             self.assertEqual(err["type"], "urn:ietf:params:acme:error:unauthorized")
             self.assertIn(why, err["detail"])
 
+    def test_http01_size_limit_and_timeout(self):
+        """A body over 8 KiB and a server that never answers both fail the challenge; the relay
+        gives up after acme.validation_timeout (5 s here) and keeps serving meanwhile."""
+        c = self.client()
+        responses = {}
+        stop = A.serve_http01(self.R.http01_port, responses)
+        self.addCleanup(stop)
+        order = c.new_order(["big.example.test", "slow.example.test"]).json()
+        urls = {}
+        for u in order["authorizations"]:
+            a = c.get(u).json()
+            ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+            urls[a["identifier"]["value"]] = u
+            responses[ch["token"]] = ("x" * 9000 if a["identifier"]["value"].startswith("big")
+                                      else "HANG")
+            c.post(ch["url"], {})
+        t0 = time.monotonic()
+        self.assertEqual(http("GET", self.R.directory).status, 200)  # the loop is not blocked
+        a = c.wait(urls["big.example.test"])
+        err = [x for x in a["challenges"] if x["type"] == "http-01"][0]["error"]
+        self.assertIn("larger than 8192", err["detail"])
+        a = c.wait(urls["slow.example.test"], timeout=30)
+        self.assertEqual(a["status"], "invalid")
+        err = [x for x in a["challenges"] if x["type"] == "http-01"][0]["error"]
+        self.assertEqual(err["type"], "urn:ietf:params:acme:error:connection")
+        self.assertLess(time.monotonic() - t0, 15)
+
     def test_dns01_wildcard(self):
         c = self.client()
         order = c.new_order(["*.wild.example.test", "wild.example.test"]).json()
