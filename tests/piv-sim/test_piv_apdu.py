@@ -232,6 +232,50 @@ def check_malformed(env):
         assert sw(s.transmit(bytes.fromhex("0020008000"))) == "63c3"
 
 
+def check_objects_and_cached_touch(env):
+    with env.session(0) as s:
+        s.transmit(SELECT_PIV)
+        step("data objects: PIV-manager admin data, printed information (PIN to read), key history")
+        mgm_auth(s, 0x03, MGM_DEFAULT)
+        admin = tlv(0x80, tlv(0x81, b"\x01"))
+        printed = tlv(0x88, tlv(0x89, os.urandom(24)))
+        history = tlv(0xC1, b"\x00") + tlv(0xC2, b"\x00") + tlv(0xFE, b"")
+        for oid, value in ((b"\x5f\xff\x00", admin), (b"\x5f\xc1\x09", printed),
+                           (b"\x5f\xc1\x0c", history)):
+            r = s.transmit(apdu(0xDB, 0x3F, 0xFF, tlv(0x5C, oid) + tlv(0x53, value)))
+            assert sw(r) == "9000", sw(r)
+        get = lambda oid: s.transmit(apdu(0xCB, 0x3F, 0xFF, tlv(0x5C, oid)))
+        assert get(b"\x5f\xff\x00")[:-2] == tlv(0x53, admin)
+        assert get(b"\x5f\xc1\x0c")[:-2] == tlv(0x53, history)
+        assert sw(get(b"\x5f\xc1\x09")) == "6982"
+        assert verify_pin(s) == "9000"
+        assert get(b"\x5f\xc1\x09")[:-2] == tlv(0x53, printed)
+        assert get(b"\x7e")[:-2].hex() == "7e124f0ba0000003080000100001005f2f024000"
+        step("an object of 3063 bytes fits, one byte more does not (6A84); empty value deletes")
+        for size, want in ((3063, "9000"), (3064, "6a84")):
+            body = tlv(0x5C, b"\x5f\xc1\x0d") + tlv(0x53, os.urandom(size))
+            for k in range(0, len(body), 255):
+                chunk = body[k:k + 255]
+                cla = 0x10 if k + 255 < len(body) else 0x00
+                r = s.transmit(bytes([cla, 0xDB, 0x3F, 0xFF, len(chunk)]) + chunk)
+            assert sw(r) == want, (size, sw(r))
+        data, status, pieces = transmit_all(s, apdu(0xCB, 0x3F, 0xFF, tlv(0x5C, b"\x5f\xc1\x0d")))
+        assert status == "9000" and len(data) == 3063 + 4 and pieces == 12, (status, len(data), pieces)
+        assert sw(s.transmit(apdu(0xDB, 0x3F, 0xFF, tlv(0x5C, b"\x5f\xc1\x0d") + tlv(0x53, b"")))) == "9000"
+        assert sw(s.transmit(apdu(0xCB, 0x3F, 0xFF, tlv(0x5C, b"\x5f\xc1\x0d")))) == "6a82"
+
+        step("touch policy cached: one touch serves signatures for 15 s")
+        r = s.transmit(apdu(0x47, 0x00, 0x89, bytes.fromhex("ac06800111ab0103")))
+        assert sw(r) == "9000", sw(r)
+        md = parse_tlvs(s.transmit(apdu(0xF7, 0x00, 0x89))[:-2])
+        assert md[0x02] == b"\x02\x03", md
+        env.touch(0)
+        sign = apdu(0x87, 0x11, 0x89, tlv(0x7C, tlv(0x82, b"") + tlv(0x81, os.urandom(32))))
+        for _ in range(3):
+            r = s.transmit(sign)
+            assert sw(r) == "9000", sw(r)
+
+
 def check_persistence_and_several_keys():
     d = tempfile.mkdtemp(prefix="pivsim-persist-")
     try:
@@ -313,6 +357,7 @@ def main():
         check_mgm_algorithms(env)
         check_keys(env)
         check_malformed(env)
+        check_objects_and_cached_touch(env)
         check_pulled_out(env)
     check_persistence_and_several_keys()
     print("ok")
