@@ -1,10 +1,13 @@
 /* Importing a CA certificate (CA-3, CA-4): key match, CA flag, complete chain. Uses lib/pkix
  * (and so not lib/x509's header, which shares some names). */
+#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ca/ca_impl.h"
+#include "der/der_reader.h"
 #include "keys/keys.h"
 #include "log/log.h"
 #include "pkix/pkix.h"
@@ -78,6 +81,104 @@ static int find_issuer(void *ctx, const store_ca *ca)
     return 0;
 }
 
+/* ---- fetching an issuer through AIA caIssuers (RFC 5280 4.2.2.1) ---- */
+
+#define AIA_MAX_BYTES (64 * 1024)
+
+typedef struct {
+    uint8_t *buf;
+    size_t len;
+} fetch_buf;
+
+static size_t fetch_write(char *p, size_t size, size_t n, void *ctx)
+{
+    fetch_buf *b = ctx;
+    size_t add = size * n;
+    if (b->len + add > AIA_MAX_BYTES)
+        return 0; /* too big: abort the transfer */
+    uint8_t *nb = realloc(b->buf, b->len + add + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + b->len, p, add);
+    b->buf = nb;
+    b->len += add;
+    return add;
+}
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* The first caIssuers http(s) URL of a certificate's AIA extension into url. */
+static bool aia_ca_issuers(const pki_cert *c, char *url, size_t cap)
+{
+    const pki_extension *e = pki_extensions_find(&c->ext, "1.3.6.1.5.5.7.1.1");
+    if (!e)
+        return false;
+    pki_der d, seq;
+    pki_der_init(&d, e->value.p, e->value.len);
+    if (pki_der_enter_expect(&d, PKI_DER_SEQUENCE, &seq, NULL) != 0)
+        return false;
+    while (pki_der_enter_expect(&seq, PKI_DER_SEQUENCE, &d, NULL) == 0) {
+        pki_der_item method, loc;
+        if (pki_der_expect(&d, PKI_DER_OID, &method) != 0 || pki_der_next(&d, &loc) != 0)
+            return false;
+        if (pki_der_oid_is(&method, "1.3.6.1.5.5.7.48.2") && loc.tag == PKI_DER_CTX(6) &&
+            loc.len < cap) {
+            memcpy(url, loc.val, loc.len);
+            url[loc.len] = '\0';
+            if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Fetches and parses the issuer certificate named by c's AIA (DER or PEM), NULL otherwise.
+ * Bounded: http(s) only, 5 s, 64 KiB, 3 redirects. */
+static pki_cert *aia_fetch(const pki_cert *c)
+{
+    char url[1024];
+    if (!aia_ca_issuers(c, url, sizeof url))
+        return NULL;
+    pthread_once(&g_curl_once, curl_init);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    fetch_buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    long code = 0;
+    pki_cert *parent = NULL;
+    if (curl_easy_perform(h) == CURLE_OK &&
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200 && b.buf) {
+        char why[160];
+        parent = pki_cert_parse(b.buf, b.len, why, sizeof why);
+        if (parent)
+            pki_info("CA import: fetched the issuer from %s", url);
+        else
+            pki_notice("CA import: %s does not hold a certificate: %s", url, why);
+    }
+    curl_easy_cleanup(h);
+    free(b.buf);
+    return parent;
+}
+
 static int append(uint8_t **buf, size_t *len, pki_span s)
 {
     uint8_t *nb = realloc(*buf, *len + s.len);
@@ -124,7 +225,7 @@ int ca_check_cert(store *st, int64_t user_id, int64_t self_id, const uint8_t *sp
     }
     if (chain_pem && parse_all(chain_pem, extra, &ne, MAX_CHAIN, err, errlen) != 0)
         goto out;
-    /* Walk up: the supplied chain first, then this user's CAs on the relay. */
+    /* Walk up: the supplied chain first, then this user's CAs on the relay, then AIA. */
     uint8_t *chain = NULL;
     size_t chain_len = 0;
     const pki_cert *cur = cert;
@@ -146,6 +247,13 @@ int ca_check_cert(store *st, int64_t user_id, int64_t self_id, const uint8_t *sp
             store_ca_list(st, user_id, find_issuer, &f);
             if (f.found)
                 parent = owned[nowned++] = f.found;
+        }
+        if (!parent && nowned < MAX_CHAIN) {
+            pki_cert *fetched = aia_fetch(cur);
+            if (fetched && issued_by(cur, fetched))
+                parent = owned[nowned++] = fetched;
+            else
+                pki_cert_free(fetched);
         }
         if (!parent || depth == MAX_CHAIN)
             break;

@@ -4,9 +4,12 @@ workflow, openssl verify -x509_strict of the chains, openssl ocsp (good, revoked
 and GET, with and without nonce), openssl crl -verify listing exactly the revoked serials with
 their reasons, hold then unrevoke, template deletion blocked by active or held certificates."""
 import base64
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import os
 import re
 import tempfile
+import threading
 import unittest
 import urllib.request
 
@@ -181,6 +184,34 @@ class Pki(unittest.TestCase):
         self.assertEqual(r.json()["status"], "active")
         chain = self.c.get(f"/api/v1/cas/{pid}/chain").body.decode()
         self.assertEqual(chain.count("BEGIN CERTIFICATE"), 2)
+
+    def test_import_fetches_missing_issuer_through_aia(self):
+        r = self.c.post("/api/v1/cas", {"name": "Via AIA", "type": "intermediate",
+                                        "key_type": "ec-p384", "subject": "/CN=AIA Issuing CA"})
+        pid = r.json()["id"]
+        csr = write(self.work, "aia.csr", self.c.get(f"/api/v1/cas/{pid}/csr").body.decode())
+        web = tempfile.mkdtemp(prefix="aia-", dir=self.work)
+        okey = os.path.join(self.work, "aia-root.key")
+        ocrt = os.path.join(self.work, "aia-root.pem")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", okey, "-out", ocrt, "-subj", "/CN=AIA Root", "-days", "30")
+        openssl("x509", "-in", ocrt, "-outform", "DER", "-out", os.path.join(web, "root.cer"))
+        handler = functools.partial(SimpleHTTPRequestHandler, directory=web)
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.shutdown)
+        url = f"http://127.0.0.1:{srv.server_address[1]}/root.cer"
+        ext = write(self.work, "aia.ext", "basicConstraints=critical,CA:TRUE\n"
+                                          "keyUsage=critical,keyCertSign,cRLSign\n"
+                                          f"authorityInfoAccess=caIssuers;URI:{url}\n")
+        crt = os.path.join(self.work, "aia-ca.pem")
+        openssl("x509", "-req", "-in", csr, "-CA", ocrt, "-CAkey", okey, "-CAcreateserial",
+                "-out", crt, "-days", "30", "-extfile", ext)
+        r = self.c.post(f"/api/v1/cas/{pid}/certificate", {"certificate_pem": open(crt).read()})
+        self.assertEqual(r.status, 200, r.body)
+        chain = self.c.get(f"/api/v1/cas/{pid}/chain").body.decode()
+        self.assertEqual(chain.count("BEGIN CERTIFICATE"), 2)
+        self.assertIn(open(ocrt).read().strip(), chain)
 
     def test_import_existing_key(self):
         key = os.path.join(self.work, "existing.key")
