@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from cryptography.hazmat.primitives import serialization
@@ -130,6 +131,17 @@ def check_mgm_algorithms(env):
         ch = parse_tlvs(parse_tlvs(r[:-2])[0x7C])[0x81]
         r = s.transmit(apdu(0x87, algo, 0x9B, tlv(0x7C, tlv(0x82, ecb(algo, key, ch)))))
         assert sw(r) == "9000", sw(r)
+        step("a management key with touch: authentication waits for the touch")
+        r = s.transmit(apdu(0xFF, 0xFF, 0xFE, bytes([algo, 0x9B, len(key)]) + key))
+        assert sw(r) == "9000", sw(r)
+        md = parse_tlvs(s.transmit(apdu(0xF7, 0x00, 0x9B))[:-2])
+        assert md[0x02] == b"\x01\x02", md
+        timer = threading.Timer(0.5, env.touch, (0,))
+        timer.start()
+        t0 = time.monotonic()
+        mgm_auth(s, algo, key)
+        assert time.monotonic() - t0 >= 0.4, "did not wait for the touch"
+        timer.join()
         step("back to the default 3DES key")
         r = s.transmit(apdu(0xFF, 0xFF, 0xFF, bytes([0x03, 0x9B, 24]) + MGM_DEFAULT))
         assert sw(r) == "9000"

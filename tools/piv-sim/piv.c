@@ -79,7 +79,9 @@ uint16_t piv_check_key_policy(struct piv *p, uint8_t slot)
     uint8_t touch = k->touch_policy ? k->touch_policy : TOUCH_NEVER;
     if (touch == TOUCH_ALWAYS || touch == TOUCH_CACHED) {
         bool cached = touch == TOUCH_CACHED && piv_now() - p->last_touch <= TOUCH_CACHE_SECONDS;
-        if (!cached && !piv_take_touch(p)) {
+        /* An armed touch is used up by the first operation that could use it, even one the cache
+         * would have let through, so it never lingers to satisfy a later "always" key. */
+        if (!piv_take_touch(p) && !cached) {
             return PIV_TOUCH_PENDING;
         }
     }
