@@ -60,7 +60,7 @@ uint64_t ocsp_cache_generation(int64_t ca_id)
 }
 
 int ocsp_cache_lookup(int64_t ca_id, const uint8_t *certid, size_t certid_len, int64_t now,
-                      uint8_t **der, size_t *len, int *needs_refresh)
+                      uint8_t **der, size_t *len, int64_t *expires, int *needs_refresh)
 {
     *needs_refresh = 0;
     int rc = -1;
@@ -77,6 +77,7 @@ int ocsp_cache_lookup(int64_t ca_id, const uint8_t *certid, size_t certid_len, i
             break;
         memcpy(*der, e->der, e->len);
         *len = e->len;
+        *expires = e->expires;
         /* Only the first reader past refresh_at asks for a refresh. */
         if (now >= e->refresh_at && __atomic_exchange_n(&e->refreshing, 1, __ATOMIC_ACQ_REL) == 0)
             *needs_refresh = 1;

@@ -179,10 +179,11 @@ void ocsp_handle(relay_app *app, const httpd_request *req, httpd_response *resp)
         uint8_t *cached;
         size_t clen;
         int refresh;
+        int64_t expires;
         int64_t now = pki_now();
         if (ocsp_cache_lookup(ca_id, r.ids[0].certid_der, r.ids[0].certid_len, now, &cached, &clen,
-                              &refresh) == 0) {
-            answer(resp, cached, clen, get, now + ocsp_validity() / 2);
+                              &expires, &refresh) == 0) {
+            answer(resp, cached, clen, get, expires);
             free(cached);
             if (refresh)
                 submit(app, req, ca_id, der, len, get, true);

@@ -40,7 +40,7 @@ int ocsp_respond(relay_app *app, store *st, int64_t ca_id, const ocsp_req *req, 
 /* Cache (any thread). lookup copies the answer; *stale is set when it should be re-signed. */
 uint64_t ocsp_cache_generation(int64_t ca_id);
 int ocsp_cache_lookup(int64_t ca_id, const uint8_t *certid, size_t certid_len, int64_t now,
-                      uint8_t **der, size_t *len, int *needs_refresh);
+                      uint8_t **der, size_t *len, int64_t *expires, int *needs_refresh);
 /* Stores unless the CA's generation moved since gen was read (a revocation raced us). */
 void ocsp_cache_store(int64_t ca_id, uint64_t gen, const uint8_t *certid, size_t certid_len,
                       const uint8_t *serial, size_t serial_len, const uint8_t *der, size_t len,
