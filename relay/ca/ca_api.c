@@ -7,6 +7,7 @@
 #include "issue/issue.h"
 #include "keys/keys.h"
 #include "log/log.h"
+#include "ocsp/ocsp.h"
 
 json_t *ca_json(relay_app *app, const store_ca *ca)
 {
@@ -142,6 +143,7 @@ void ca_delete(api_call *c)
         api_error(c, 500, "internal", "cannot delete the CA");
     } else {
         ca_forget(ca.id);
+        ocsp_invalidate_ca(ca.id); /* no cached "good" for a CA that is gone */
         char target[48];
         snprintf(target, sizeof target, "ca:%lld", (long long)ca.id);
         api_audit(c, "ca.delete", target, ca.id, json_pack("{s:s}", "name", ca.name));

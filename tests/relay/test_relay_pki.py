@@ -246,11 +246,26 @@ class Pki(unittest.TestCase):
         r = self.c.request("PATCH", f"/api/v1/cas/{tid}",
                            body={"crl_validity_hours": 2, "crl_refresh_hours": 5})
         assert_error(self, r, 400, "bad_field")
+        # A certificate of this CA with a cached OCSP answer (no nonce) ...
+        tpl = self.c.get(f"/api/v1/cas/{tid}/templates").json()["templates"][0]
+        leaf = self.issue("temp-leaf", template=tpl)
+        ca_pem = write(self.work, "temp-ca.pem",
+                       self.c.get(f"/api/v1/cas/{tid}/certificate").body.decode())
+        url = f"http://127.0.0.1:{self.pport}/pki/ca/{tid}/ocsp"
+        out = openssl("ocsp", "-issuer", ca_pem, "-cert", leaf["path"], "-url", url, "-no_nonce",
+                      "-CAfile", ca_pem, "-resp_text").stdout
+        self.assertIn(": good", out)
         assert_error(self, self.c.delete(f"/api/v1/cas/{tid}"), 400, "confirmation_required")
         assert_error(self, self.c.delete(f"/api/v1/cas/{tid}?confirm=temp"), 400)
         self.assertEqual(self.c.delete(f"/api/v1/cas/{tid}?confirm=Temp").status, 204)
         assert_error(self, self.c.get(f"/api/v1/cas/{tid}"), 404, "not_found")
         self.assertEqual(http("GET", f"{self.d.url}/pki/ca/{tid}/cert").status, 404)
+        # ... is not answered from the cache once the CA is gone: unauthorized (6).
+        reqder = os.path.join(self.work, "temp-req.der")
+        openssl("ocsp", "-issuer", ca_pem, "-cert", leaf["path"], "-no_nonce", "-reqout", reqder)
+        r = http("POST", url, body=open(reqder, "rb").read(),
+                 headers={"Content-Type": "application/ocsp-request"})
+        self.assertEqual(r.body, bytes.fromhex("30030a0106"))
 
     # ---- workflows ----
 
