@@ -116,7 +116,7 @@ def run_daemon(name):
                                capture_output=True, text=True, env=env, preexec_fn=sb.preexec,
                                timeout=120)
             assert r.returncode == 0, f"set-password in the sandbox: {r.stdout}{r.stderr}"
-        sup = Supervisor([exe, "--config", conf], watchdog_sec=2.0, env=env, stdout=log,
+        sup = Supervisor([exe, "--config", conf], watchdog_sec=4.0, env=env, stdout=log,
                          preexec_fn=sb.preexec, sock_dir=base)
         sup.start()
         i = sup.wait_for("ready", 60 if SLOW else 20)
@@ -128,7 +128,7 @@ def run_daemon(name):
                              body={"password": PASSWORD})
             assert r.status == 200, f"login in the sandbox: {r.status} {r.body!r}"
         mark = len(sup.events)
-        sup.wait_for("watchdog", 5, after=mark)
+        sup.wait_for("watchdog", 6, after=mark)
         assert os.path.exists(os.path.join(state, "status.json")), "no status file"
         status = sup.status
         rc = sup.stop()

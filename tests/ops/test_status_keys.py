@@ -56,7 +56,7 @@ def main():
     try:
         with PcscEnv(n_keys=2) as env:
             sup = Supervisor([pkitest.program("iothsm-agent"), "--config", conf],
-                             watchdog_sec=2.0, env=dict(os.environ, **env.env), stdout=log)
+                             watchdog_sec=4.0, env=dict(os.environ, **env.env), stdout=log)
             sup.start()
             sup.wait_for("ready", 60 if SLOW else 20)
             t = wait_status(sup, conf, "2 YubiKeys", 30)
