@@ -385,6 +385,24 @@ class AcmeProtocol(unittest.TestCase):
         self.assertEqual(c.new_order(["pre.example.test"]).status, 201)
         A.problem(self, c.new_order(["www.example.org"]), 400, "rejectedIdentifier")
 
+    def test_races(self):
+        """Concurrent use: a one-time credential makes one account; an order is finalized once."""
+        import concurrent.futures as cf
+        kid, key = self.R.eab(self.pid, max_uses=1)
+        clients = [A.Client(self.R.directory) for _ in range(6)]
+        with cf.ThreadPoolExecutor(6) as ex:
+            codes = sorted(ex.map(lambda c: c.register(eab=(kid, key)).status, clients))
+        self.assertEqual(codes, [201, 401, 401, 401, 401, 401])
+        c = self.client()
+        order = c.new_order(["race.pre.example.test"]).json()
+        with cf.ThreadPoolExecutor(4) as ex:
+            results = list(ex.map(lambda _: self.finalize(c, order, ["race.pre.example.test"])[0],
+                                  range(4)))
+        self.assertEqual(sorted(r.status for r in results), [200, 403, 403, 403])
+        for r in results:
+            if r.status == 403:
+                self.assertEqual(r.json()["type"], "urn:ietf:params:acme:error:orderNotReady")
+
     def test_foreign_resources_are_hidden(self):
         a, b = self.client(), self.client()
         order = a.new_order(["pre.example.test"]).json()
