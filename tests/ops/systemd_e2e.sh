@@ -77,6 +77,46 @@ with open("/etc/iothsm/tls/ui.crt") as f:
 print("iothsm_agent.cert_is_installed=%d" % (served == installed))
 PY
 
+# A CA made through the relay's API is logged with its CA= field: journalctl -u pki-relay CA=…
+setpriv --reuid=pki-relay --regid=pki-relay --clear-groups \
+  pki-relay --config /etc/pki-relay/relay.conf user add --admin opsadmin \
+  </ops-e2e/pw >/ops-e2e/user-add.log 2>&1
+put relay_user_add_rc $?
+python3 - >>"$out" <<'PY'
+import http.cookiejar, json, ssl, urllib.error, urllib.request
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+jar = http.cookiejar.CookieJar()
+op = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
+                                 urllib.request.HTTPCookieProcessor(jar))
+def call(method, path, body, csrf=None):
+    h = {"Content-Type": "application/json"}
+    if csrf:
+        h["X-CSRF-Token"] = csrf
+    r = urllib.request.Request("https://127.0.0.1:8443" + path, method=method,
+                               data=json.dumps(body).encode(), headers=h)
+    try:
+        with op.open(r, timeout=60) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+with open("/ops-e2e/pw") as f:
+    pw = f.read().strip()
+st, body = call("POST", "/api/v1/session", {"name": "opsadmin", "password": pw})
+print("relay_login=%d" % st)
+st, ca = call("POST", "/api/v1/cas", {"name": "Ops Root", "subject": "/CN=Ops Root",
+                                       "key_type": "ec-p256"}, body.get("csrf_token"))
+print("relay_ca_create=%d" % st)
+print("relay_ca_id=%s" % ca.get("id", ""))
+PY
+ca_id=$(sed -n 's/^relay_ca_id=//p' "$out")
+if [ -n "$ca_id" ] && journalctl -u pki-relay "CA=$ca_id" --no-pager -o cat | grep -q 'ca.create'; then
+  put journal_ca_field 1
+else
+  put journal_ca_field 0
+fi
+
 iothsmctl status >/ops-e2e/iothsmctl.txt 2>&1
 put iothsmctl_rc $?
 pki-relay status >/ops-e2e/relay-status.txt 2>&1
