@@ -251,10 +251,14 @@ void ca_renew_ocsp(api_call *c)
         char target[48];
         snprintf(target, sizeof target, "ca:%lld", (long long)ca.id);
         api_audit(c, "ca.ocsp_certificate", target, ca.id, NULL);
-        if (store_commit(c->st) != STORE_OK)
+        if (store_commit(c->st) != STORE_OK) {
             api_error(c, 500, "internal", "cannot store the responder");
-        else
+        } else {
+            /* Again after the commit: a worker may have cached the old responder key between
+             * ca_make_services' forget and the commit. */
+            ca_forget(ca.id);
             api_json(c, 200, ca_json(c->app, &ca));
+        }
     }
     store_ca_clear(&ca);
 }

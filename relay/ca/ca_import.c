@@ -348,6 +348,7 @@ void ca_import_cert(api_call *c)
         api_error(c, 500, "internal", "cannot activate the CA");
         goto done;
     }
+    ca_forget(ca.id); /* nothing cached from before the commit survives */
     api_json(c, 200, ca_json(c->app, &ca));
 done:
     store_ca_clear(&ca);

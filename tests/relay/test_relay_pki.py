@@ -496,6 +496,22 @@ class Pki(unittest.TestCase):
         # The API is not on the plain-HTTP listener.
         self.assertEqual(http("GET", f"http://127.0.0.1:{self.pport}/api/v1/me").status, 404)
 
+    def test_ocsp_responder_certificate_remade(self):
+        leaf = self.issue("o-renew")
+        before = self.c.get(f"/api/v1/cas/{self.inter['id']}").json()["ocsp_certificate_id"]
+        r = self.c.post(f"/api/v1/cas/{self.inter['id']}/ocsp-certificate")
+        self.assertEqual(r.status, 200, r.body)
+        after = r.json()["ocsp_certificate_id"]
+        self.assertNotEqual(after, before)
+        kinds = {x["id"]: x["kind"] for x in self.c.get(
+            f"/api/v1/cas/{self.inter['id']}/certificates?limit=1000").json()["certificates"]}
+        self.assertEqual(kinds[after], "ocsp")  # visible among issued certificates (CA-8)
+        # Fresh answers (nonce) are signed by the new responder and verify.
+        out = self.ocsp(leaf["path"])
+        self.assertIn(": good", out)
+        cert = self.c.get(f"/api/v1/certificates/{after}").json()["pem"]
+        self.assertIn(cert.strip().splitlines()[1], out)
+
     def test_template_deletion_rule(self):
         tpl = self.c.post(f"/api/v1/cas/{self.inter['id']}/templates",
                           {"name": "Short-lived", "starter": "Web Server"}).json()
