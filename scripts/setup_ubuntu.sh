@@ -103,6 +103,7 @@ systemd_running() { [ $no_systemctl -eq 0 ] && [ -d /run/systemd/system ]; }
 # record KIND PATH (PATH as it is on the machine): kept in a pending list that is merged into
 # the manifest on exit, even a failed one, so a half-done install can still be removed.
 pending=$(mktemp)
+trap flush_manifest EXIT
 record() { printf '%s %s\n' "$1" "$2" >>"$pending"; }
 flush_manifest() {
   [ -s "$pending" ] || { rm -f "$pending"; return 0; }
@@ -222,7 +223,6 @@ if [ $uninstall -eq 1 ]; then
   do_uninstall
   exit 0
 fi
-trap flush_manifest EXIT
 
 # ---- install ----
 
