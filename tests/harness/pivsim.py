@@ -314,8 +314,11 @@ class PcscEnv:
         reader thread polls every 0.4 s, and a card back before the next poll would look as if it
         never left (after a failed command the reader state would then stay stale)."""
         seen = self._log("pcscd.log").count("Card Removed From " + _reader_name(i))
+        was_in = self._status(i).get("inserted") == "1"
         self.control(i, "remove")
-        if wait:
+        if wait and not was_in:
+            self.wait_card(i, False)
+        elif wait:
             self.wait_card(i, False)
             deadline = time.monotonic() + 10
             while self._log("pcscd.log").count("Card Removed From " + _reader_name(i)) <= seen:
