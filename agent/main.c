@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "daemon/status.h"
 #include "httpd/httpd.h"
+#include "link/link_client.h"
 #include "log/log.h"
 #include "state/state.h"
 #include "tlscert/tlscert.h"
@@ -34,6 +35,15 @@ static const pki_cfg_key AGENT_SCHEMA[] = {
     {"yubikey", PKI_CFG_GROUP, false, NULL, "YubiKeys on PC/SC"},
     {"yubikey.reader_filter", PKI_CFG_STRING, false, "",
      "use only readers whose name contains this text (\"\" = every reader)"},
+    {"link", PKI_CFG_GROUP, false, NULL, "the link to the relay (docs/link.md)"},
+    {"link.tls_ca", PKI_CFG_STRING, false, NULL,
+     "PEM file the relay's HTTPS certificate must chain to (then its host name is not checked)"},
+    {"link.tls_verify", PKI_CFG_BOOL, false, "true",
+     "check the relay's HTTPS certificate against the system CAs (false: accept any; the "
+     "signed and encrypted envelope still authenticates the relay)"},
+    {"link.max_backoff_ms", PKI_CFG_INT, false, "4000", "longest wait between reconnects"},
+    {"link.ping_ms", PKI_CFG_INT, false, "10000", "heartbeat period"},
+    {"link.dead_ms", PKI_CFG_INT, false, "25000", "silence after which the relay counts as gone"},
 };
 
 static const pki_daemon_info AGENT_INFO = {
@@ -97,11 +107,23 @@ static int serve(const pki_config *cfg, agent_state *st)
         return 1;
     /* The YubiKey layer runs beside the loop; without pcscd it keeps retrying, the UI works. */
     app.keys = yk_manager_start(pki_config_string(cfg, "yubikey.reader_filter", ""));
+    agent_link_config lc = {
+        .state_dir = state_dir,
+        .tls_ca = pki_config_string(cfg, "link.tls_ca", NULL),
+        .tls_verify = pki_config_bool(cfg, "link.tls_verify", true),
+        .max_backoff_ms = (unsigned)pki_config_int(cfg, "link.max_backoff_ms", 4000),
+        .ping_ms = (unsigned)pki_config_int(cfg, "link.ping_ms", 10000),
+        .dead_ms = (unsigned)pki_config_int(cfg, "link.dead_ms", 25000),
+    };
     unsigned wd = pki_daemon_watchdog_period_ms();
     httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
     httpd *h = httpd_new(&opts, agent_app_handle, &app);
+    if (h)
+        app.link = agent_link_start(&lc, st, app.keys, h); /* NULL: the UI works without it */
     if (!h || add_listener(h, cfg, state_dir) != 0) {
+        agent_link_shutdown(app.link);
         httpd_free(h);
+        agent_link_free(app.link);
         yk_manager_stop(app.keys);
         webauth_free(app.auth);
         return 1;
@@ -115,7 +137,9 @@ static int serve(const pki_config *cfg, agent_state *st)
     pki_daemon_notify_stopping();
     pki_status_shutdown();
     pki_info("iothsm-agent stopping");
+    agent_link_shutdown(app.link); /* answers pending enrolments before the server goes */
     httpd_free(h);
+    agent_link_free(app.link);
     yk_manager_stop(app.keys);
     webauth_free(app.auth);
     return rc == 0 ? 0 : 1;

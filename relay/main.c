@@ -20,6 +20,7 @@
 #include "daemon/daemon.h"
 #include "daemon/status.h"
 #include "httpd/httpd.h"
+#include "link/link_server.h"
 #include "crl/crl.h"
 #include "log/log.h"
 #include "ocsp/ocsp.h"
@@ -298,6 +299,7 @@ static void close_state(relay_app *app)
 {
     work_pool_free(app->pool); /* runs queued jobs; they complete through app->http */
     httpd_free(app->http);
+    relay_link_stop(); /* after the loop: its sessions are closed */
     auth_throttle_free(app->throttle);
     auth_throttle_free(app->throttle_ip);
     ca_cache_free();
@@ -359,9 +361,11 @@ int main(int argc, char **argv)
     long long max_body = pki_config_int(&cfg, "http.max_body", 1048576);
     httpd_options opts = {.tick = tick,
                           .tick_ms = wd ? wd : 1000,
-                          .max_body = max_body > 0 ? (size_t)max_body : 1048576};
+                          .max_body = max_body > 0 ? (size_t)max_body : 1048576,
+                          .extra_protocols = relay_link_protocols()};
     app.http = httpd_new(&opts, handle_request, &app);
-    if (!app.http || open_state(&app, &cfg) != 0 || add_listeners(&app, &cfg) != 0) {
+    if (!app.http || open_state(&app, &cfg) != 0 || relay_link_start(&app) != 0 ||
+        add_listeners(&app, &cfg) != 0) {
         close_state(&app);
         pki_config_free(&cfg);
         return 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jsonapi/jsonapi.h"
+#include "link/link_client.h"
 
 /* Files served without a session: the login page and what it loads. */
 static const char *const PUBLIC_FILES[] = {"/login.html", "/login.js", "/style.css",
@@ -47,6 +48,8 @@ static void handle_api(agent_app *a, const httpd_request *req, httpd_response *r
         jsonapi_respond(resp, 200, agent_state_audit_list(a->state, 200));
         return;
     }
+    if (a->link && agent_link_handle(a->link, req, resp))
+        return;
     api_keys_handle(a, req, resp);
 }
 

@@ -8,12 +8,14 @@
 #include "webauth/webauth.h"
 
 struct yk_manager;
+struct agent_link;
 
 typedef struct {
     agent_state *state;
     webauth *auth;
     struct yk_manager *keys; /* may be NULL when PC/SC is unavailable */
     const char *webui_root;
+    struct agent_link *link; /* the relay link (agent/link); may be NULL */
 } agent_app;
 
 /* Refreshes the status line items (YubiKeys present, slots provisioned) for STATUS= and

@@ -689,6 +689,11 @@ int httpd_run(httpd *h, volatile sig_atomic_t *stop)
     return n < 0 ? -1 : 0;
 }
 
+struct lws_context *httpd_lws_context(httpd *h)
+{
+    return h ? h->ctx : NULL;
+}
+
 void httpd_free(httpd *h)
 {
     if (!h)

@@ -59,6 +59,9 @@ int httpd_run(httpd *h, volatile sig_atomic_t *stop);
 /* Safe from any thread and from signal handlers: makes the loop look at its state. */
 void httpd_wake(httpd *h);
 void httpd_free(httpd *h);
+/* The libwebsockets context, for a module that adds a vhost of its own (a WebSocket client) to
+ * the daemon's one event loop. Valid until httpd_free. */
+struct lws_context *httpd_lws_context(httpd *h);
 
 /* Header value by case-insensitive name ("cookie", "authorization", "x-csrf-token"), copied
  * into buf; returns buf, or NULL when absent or longer than buflen-1. */

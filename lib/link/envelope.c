@@ -84,18 +84,15 @@ fail:
     return NULL;
 }
 
-link_identity *link_identity_generate(const char *name, char *err, size_t errlen)
+/* Gives id a self-signed certificate (CN=name, 10 years). */
+static int self_sign(link_identity *id, const char *name, char *err, size_t errlen)
 {
-    link_identity *id =
-        identity_new(name, pki_soft_signer_generate(PKI_KEY_EC_P256, 0), err, errlen);
-    if (!id)
-        return NULL;
     pki_cert_template t;
     pki_cert_template_init(&t);
     char cerr[200];
     if (pki_name_add(&t.subject, "CN", name, cerr, sizeof cerr)) {
         seterr(err, errlen, cerr);
-        goto fail;
+        return -1;
     }
     int64_t now = pki_now();
     t.not_before = now - 3600;
@@ -105,12 +102,34 @@ link_identity *link_identity_generate(const char *name, char *err, size_t errlen
     t.key_usage = PKI_KU_DIGITAL_SIGNATURE | PKI_KU_KEY_AGREEMENT;
     if (pki_cert_build_sync(&t, NULL, id->signer, &id->cert, &id->cert_len, cerr, sizeof cerr)) {
         seterr(err, errlen, cerr);
-        goto fail;
+        return -1;
+    }
+    return 0;
+}
+
+link_identity *link_identity_generate(const char *name, char *err, size_t errlen)
+{
+    link_identity *id =
+        identity_new(name, pki_soft_signer_generate(PKI_KEY_EC_P256, 0), err, errlen);
+    if (id && self_sign(id, name, err, errlen)) {
+        link_identity_free(id);
+        return NULL;
     }
     return id;
-fail:
-    link_identity_free(id);
-    return NULL;
+}
+
+link_identity *link_identity_self_signed(const char *name, const uint8_t *key, size_t key_len,
+                                         char *err, size_t errlen)
+{
+    pki_signer *s = pki_soft_signer_from_der(key, key_len, NULL, err, errlen);
+    if (!s)
+        return NULL;
+    link_identity *id = identity_new(name, s, err, errlen);
+    if (id && self_sign(id, name, err, errlen)) {
+        link_identity_free(id);
+        return NULL;
+    }
+    return id;
 }
 
 link_identity *link_identity_load(const char *name, const uint8_t *key, size_t key_len,

@@ -134,6 +134,10 @@ typedef struct link_identity link_identity;
 /* A fresh P-256 key with a self-signed certificate (CN=name, 10 years): the relay's link
  * identity, and an appliance's key before the relay certifies it. */
 link_identity *link_identity_generate(const char *name, char *err, size_t errlen);
+/* An existing P-256 key (any form pki_key_import reads) with a new self-signed certificate:
+ * lets an appliance name itself after its key before the relay certifies it. */
+link_identity *link_identity_self_signed(const char *name, const uint8_t *key, size_t key_len,
+                                         char *err, size_t errlen);
 /* From a private key (any form pki_key_import reads) and its certificate (DER); the
  * certificate's key must be the private key's. */
 link_identity *link_identity_load(const char *name, const uint8_t *key, size_t key_len,

@@ -7,6 +7,7 @@
 #include "ca/ca.h"
 #include "certs/certs.h"
 #include "crl/crl.h"
+#include "link/link_server.h"
 #include "public/public.h"
 #include "requests/requests.h"
 #include "templates/templates.h"
@@ -87,6 +88,13 @@ const api_route API_ROUTES[] = {
     {"POST", "/api/v1/acme/eab", API_ADMIN | API_BODY, acme_api_eab_create,
      "create an EAB credential (HMAC key shown once)"},
     {"DELETE", "/api/v1/acme/eab/{id}", API_ADMIN, acme_api_eab_delete, "delete an EAB credential"},
+    /* the appliance link (relay/link) */
+    {"GET", "/api/v1/appliances", API_ADMIN, relay_link_api_list,
+     "appliances: online, last seen, keys and slots"},
+    {"POST", "/api/v1/appliances/enrolment-tokens", API_ADMIN | API_BODY, relay_link_api_token,
+     "a one-time enrolment token for an appliance (shown once)"},
+    {"GET", "/api/v1/link/certificate", PUB, relay_link_api_certificate,
+     "the relay's link certificate (PEM)"},
 };
 
 const size_t API_ROUTES_LEN = sizeof API_ROUTES / sizeof API_ROUTES[0];

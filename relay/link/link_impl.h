@@ -1,0 +1,54 @@
+/* Internals shared by relay/link's files. */
+#ifndef RELAY_LINK_IMPL_H
+#define RELAY_LINK_IMPL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "link/link.h"
+
+struct lws;
+struct lws_context;
+typedef struct db db;
+
+typedef struct outmsg {
+    struct outmsg *next;
+    size_t len;
+    uint8_t data[]; /* LWS_PRE bytes of headroom, then the envelope */
+} outmsg;
+
+typedef struct link_session {
+    struct link_session *next;
+    struct lws *wsi;
+    char peer[LINK_NAME_MAX]; /* "" until the appliance proved who it is */
+    uint8_t *peer_cert;
+    size_t peer_cert_len;
+    uint8_t *rx;
+    size_t rx_len;
+    outmsg *out_head, *out_tail;
+    int64_t connected, last_rx;
+    int close_now;
+} link_session;
+
+struct relay_link_state {
+    pthread_mutex_t lock; /* everything below */
+    int started;
+    link_identity *id;
+    char fingerprint[65];
+    char url[600];
+    db *db;
+    link_replay *replay;
+    link_session *sessions;
+    struct lws_context *ctx;
+};
+extern struct relay_link_state G_LINK;
+
+void link_session_free(link_session *s);
+void link_status_update(void);
+int registry_find_by_fingerprint(const char *fp, char *name, uint8_t **cert, size_t *cert_len);
+void registry_touch(const char *name, int64_t now, const char *inventory);
+int registry_enrol(const char *token, const char *name, const uint8_t *cert, size_t cert_len,
+                   int64_t now, char *why, size_t whylen);
+
+#endif
