@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/parse.h"
 #include "app.h"
 #include "httpd/httpd.h"
 #include "store/store.h"
@@ -23,7 +24,7 @@ enum {
     API_NO_CSRF = 1 << 3, /* unsafe, but without a session yet (login, set-up) */
 };
 
-#define API_MAX_PARAMS 4
+#define API_MAX_PARAMS API_PATH_PARAMS
 
 typedef struct api_call api_call;
 typedef void (*api_handler)(api_call *c);
@@ -48,7 +49,7 @@ struct api_call {
     size_t body_len;
     char remote[64];
     bool tls;
-    char params[API_MAX_PARAMS][64];
+    char params[API_MAX_PARAMS][API_PARAM_LEN];
     /* who is asking */
     bool authed;
     bool via_session;

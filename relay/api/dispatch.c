@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/parse.h"
 #include "log/log.h"
 #include "util/timefmt.h"
 #include "work/work.h"
@@ -21,32 +22,6 @@ typedef struct {
     httpd_deferred *token;
     api_call call;
 } job;
-
-/* Matches path against pattern segment by segment; {x} takes one non-empty segment. */
-static bool match(const char *pattern, const char *path, char params[][64], int *nparams)
-{
-    *nparams = 0;
-    const char *p = pattern, *s = path;
-    while (*p && *s) {
-        if (*p == '{') {
-            const char *pe = strchr(p, '}');
-            size_t n = strcspn(s, "/");
-            if (!pe || n == 0 || n >= 64 || *nparams >= API_MAX_PARAMS)
-                return false;
-            memcpy(params[*nparams], s, n);
-            params[*nparams][n] = '\0';
-            (*nparams)++;
-            p = pe + 1;
-            s += n;
-            continue;
-        }
-        if (*p != *s)
-            return false;
-        p++;
-        s++;
-    }
-    return *p == '\0' && *s == '\0';
-}
 
 static void free_call(api_call *c)
 {
@@ -182,44 +157,9 @@ bool api_body_int(api_call *c, const char *key, bool required, int64_t min, int6
     return true;
 }
 
-static int hexv(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 const char *api_query(api_call *c, const char *name, char *buf, size_t buflen)
 {
-    size_t nlen = strlen(name);
-    const char *p = c->query;
-    while (p && *p) {
-        const char *end = strchr(p, '&');
-        size_t seg = end ? (size_t)(end - p) : strlen(p);
-        if (seg > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            size_t o = 0;
-            for (const char *v = p + nlen + 1; v < p + seg; v++) {
-                char ch = *v;
-                if (ch == '+') {
-                    ch = ' ';
-                } else if (ch == '%' && v + 2 < p + seg + 1 && hexv(v[1]) >= 0 && hexv(v[2]) >= 0) {
-                    ch = (char)(hexv(v[1]) << 4 | hexv(v[2]));
-                    v += 2;
-                }
-                if (o + 1 >= buflen)
-                    return NULL;
-                buf[o++] = ch;
-            }
-            buf[o] = '\0';
-            return buf;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return NULL;
+    return api_query_value(c->query, name, buf, buflen);
 }
 
 bool api_query_int(api_call *c, const char *name, long long min, long long max, long long def,
@@ -394,12 +334,12 @@ static char *dup_or_empty(const char *s)
 
 void api_dispatch(relay_app *app, const httpd_request *req, httpd_response *resp)
 {
-    char params[API_MAX_PARAMS][64];
+    char params[API_MAX_PARAMS][API_PARAM_LEN];
     int np = 0;
     const api_route *route = NULL;
     bool path_known = false;
     for (size_t i = 0; i < API_ROUTES_LEN; i++) {
-        if (!match(API_ROUTES[i].pattern, req->path, params, &np))
+        if (!api_path_match(API_ROUTES[i].pattern, req->path, params, &np))
             continue;
         path_known = true;
         if (strcmp(API_ROUTES[i].method, req->method) == 0) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/parse.h"
 #include "auth/auth.h"
 #include "ocsp/ocsp_impl.h"
 #include "templates/templates.h"
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    uint8_t which = data[0] % 3;
+    uint8_t which = data[0] % 5;
     data++;
     size--;
     if (which == 0) {
@@ -47,9 +48,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             json_decref(j);
         }
-    } else {
+    } else if (which == 2) {
         ocsp_req r;
         ocsp_req_parse(data, size, &r);
+    } else {
+        char *text = malloc(size + 1);
+        if (!text)
+            return 0;
+        memcpy(text, data, size);
+        text[size] = '\0';
+        if (which == 3) {
+            static const char *const patterns[] = {"/api/v1/cas/{id}",
+                                                   "/api/v1/cas/{id}/requests/bulk",
+                                                   "/pki/ca/{id}/crl", "/a/{x}/{y}/{z}/{w}/{v}"};
+            char params[API_PATH_PARAMS][API_PARAM_LEN];
+            int n;
+            for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++)
+                if (api_path_match(patterns[i], text, params, &n) && (n < 0 || n > API_PATH_PARAMS))
+                    abort();
+        } else {
+            char v[32];
+            api_query_value(text, "status", v, sizeof v);
+            api_query_value(text, "q", v, 1);
+        }
+        free(text);
     }
     return 0;
 }
