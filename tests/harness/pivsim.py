@@ -337,6 +337,10 @@ class PcscEnv:
         (15 s)."""
         return self.control(i, "touch")
 
+    def delay(self, i, ms):
+        """Makes key i a slow card: every answer is held ms milliseconds (0 = normal)."""
+        return self.control(i, "delay %d" % int(ms))
+
     def wait_card(self, i, present, timeout=15):
         """Waits until pcscd reports key i's reader with (or without) a card."""
         self._client("wait", _reader_name(i), "present" if present else "absent", str(timeout))

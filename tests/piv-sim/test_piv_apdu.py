@@ -288,6 +288,21 @@ def check_objects_and_cached_touch(env):
             assert sw(r) == "9000", sw(r)
 
 
+def check_slow_card(env):
+    step("a slow card (control 'delay'): answers arrive late but intact")
+    with env.session(0) as s:
+        s.transmit(SELECT_PIV)
+        env.delay(0, 250)
+        t0 = time.monotonic()
+        r = s.transmit(bytes.fromhex("00fd000000"))
+        took = time.monotonic() - t0
+        env.delay(0, 0)
+        assert r.hex() == "0504039000" and took >= 0.24, (r.hex(), took)
+        t0 = time.monotonic()
+        s.transmit(bytes.fromhex("00fd000000"))
+        assert time.monotonic() - t0 < 0.2
+
+
 def check_persistence_and_several_keys():
     d = tempfile.mkdtemp(prefix="pivsim-persist-")
     try:
@@ -371,6 +386,7 @@ def main():
         check_malformed(env)
         check_objects_and_cached_touch(env)
         check_pulled_out(env)
+        check_slow_card(env)
     check_persistence_and_several_keys()
     print("ok")
 

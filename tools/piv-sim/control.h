@@ -5,6 +5,7 @@
  *   insert   -> the card returns
  *   touch    -> a touch of the key's button (completes a waiting operation, or is kept for
  *               the next operation that needs one for 15 s)
+ *   delay MS -> every answer is held MS milliseconds (a slow card; 0 = off)
  *   quit     -> the simulator exits */
 #ifndef PIVSIM_CONTROL_H
 #define PIVSIM_CONTROL_H

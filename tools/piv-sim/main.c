@@ -37,6 +37,10 @@ struct sim {
     bool inserted;
     bool quit;
     double wait_deadline;
+    /* "delay MS": every response is held this long, as from a slow card. */
+    double delay;
+    struct buf delayed;
+    double delay_deadline; /* > 0 while a response is held */
     double touch_timeout;
     double next_connect;
 };
@@ -53,6 +57,12 @@ static void usage(FILE *f)
     fprintf(f, "usage: piv-sim --state FILE [--serial N] [--vpcd-host HOST] [--vpcd-port PORT]\n"
                "               [--control SOCKET] [--attestation-ca DIR] [--touch-timeout S]\n"
                "               [--removed] [--log-level error|warning|notice|info|debug]\n");
+}
+
+static void drop_delayed(struct sim *s)
+{
+    buf_reset(&s->delayed);
+    s->delay_deadline = 0;
 }
 
 static void send_or_drop(struct sim *s, const struct buf *out)
@@ -100,9 +110,26 @@ static void on_message(struct sim *s, const uint8_t *msg, size_t len)
         if (out.len >= 2) {
             pki_debug("apdu: sw=%02x%02x", out.data[out.len - 2], out.data[out.len - 1]);
         }
-        send_or_drop(s, &out);
+        if (s->delay > 0) {
+            buf_reset(&s->delayed);
+            buf_put(&s->delayed, out.data, out.len);
+            s->delay_deadline = piv_now() + s->delay;
+        } else {
+            send_or_drop(s, &out);
+        }
     }
     buf_free_secret(&out);
+}
+
+/* Handles the messages already read, unless the reader must wait for an answer first. */
+static void drain(struct sim *s)
+{
+    const uint8_t *msg;
+    size_t len;
+    while (s->vpcd.fd >= 0 && !s->card.waiting && s->delay_deadline == 0 &&
+           vpcd_next(&s->vpcd, &msg, &len)) {
+        on_message(s, msg, len);
+    }
 }
 
 static void resume(struct sim *s, int touched)
@@ -124,11 +151,21 @@ static void on_control(void *ctx, const char *cmd, char *reply, size_t len)
     if (strcmp(cmd, "status") == 0) {
         snprintf(reply, len, "ok serial=%u inserted=%d connected=%d waiting_touch=%d", s->st.serial,
                  s->inserted, s->vpcd.fd >= 0, s->card.waiting);
+    } else if (strncmp(cmd, "delay ", 6) == 0) {
+        char *end;
+        long ms = strtol(cmd + 6, &end, 10);
+        if (*end || ms < 0 || ms > 600000) {
+            snprintf(reply, len, "error delay takes milliseconds, 0..600000");
+            return;
+        }
+        s->delay = (double)ms / 1000.0;
+        snprintf(reply, len, "ok delay %ld ms", ms);
     } else if (strcmp(cmd, "remove") == 0) {
         s->inserted = false;
         vpcd_close(&s->vpcd);
         card_power_reset(&s->card);
         s->wait_deadline = 0;
+        drop_delayed(s);
         pki_info("card removed");
         snprintf(reply, len, "ok removed");
     } else if (strcmp(cmd, "insert") == 0) {
@@ -139,6 +176,7 @@ static void on_control(void *ctx, const char *cmd, char *reply, size_t len)
     } else if (strcmp(cmd, "touch") == 0) {
         if (s->card.waiting) {
             resume(s, 1);
+            drain(s);
             snprintf(reply, len, "ok touched waiting operation");
         } else {
             piv_touch(&s->card.piv);
@@ -148,7 +186,8 @@ static void on_control(void *ctx, const char *cmd, char *reply, size_t len)
         s->quit = true;
         snprintf(reply, len, "ok quitting");
     } else {
-        snprintf(reply, len, "error unknown command (status, remove, insert, touch, quit)");
+        snprintf(reply, len,
+                 "error unknown command (status, remove, insert, touch, delay MS, quit)");
     }
 }
 
@@ -185,8 +224,12 @@ static int run(struct sim *s)
             n++;
         }
         int timeout = 200;
-        if (s->wait_deadline > 0) {
-            double left = s->wait_deadline - piv_now();
+        double next = s->wait_deadline > 0 ? s->wait_deadline : 0;
+        if (s->delay_deadline > 0 && (next == 0 || s->delay_deadline < next)) {
+            next = s->delay_deadline;
+        }
+        if (next > 0) {
+            double left = next - piv_now();
             timeout = left <= 0 ? 0 : left < 0.2 ? (int)(left * 1000) + 1 : 200;
         }
         int r = poll(pfd, n, timeout);
@@ -200,6 +243,13 @@ static int run(struct sim *s)
         if (s->wait_deadline > 0 && piv_now() >= s->wait_deadline) {
             pki_info("touch timeout");
             resume(s, 0);
+            drain(s);
+        }
+        if (s->delay_deadline > 0 && piv_now() >= s->delay_deadline) {
+            s->delay_deadline = 0;
+            send_or_drop(s, &s->delayed);
+            buf_reset(&s->delayed);
+            drain(s);
         }
         for (nfds_t i = 0; i < n; i++) {
             if (!pfd[i].revents) {
@@ -212,16 +262,13 @@ static int run(struct sim *s)
                     vpcd_close(&s->vpcd);
                     card_power_reset(&s->card);
                     s->wait_deadline = 0;
+                    drop_delayed(s);
                     s->next_connect = piv_now() + 0.2;
                     continue;
                 }
-                const uint8_t *msg;
-                size_t len;
-                /* While a command waits for a touch the reader is blocked on it; nothing else
-                 * is read until it is answered. */
-                while (s->vpcd.fd >= 0 && !s->card.waiting && vpcd_next(&s->vpcd, &msg, &len)) {
-                    on_message(s, msg, len);
-                }
+                /* While a command waits for a touch (or a delayed answer) the reader is blocked
+                 * on it; nothing else is handled until it is answered. */
+                drain(s);
             } else if (s->have_ctl) {
                 control_handle(&s->ctl, pfd[i].fd, on_control, s);
             }
@@ -370,6 +417,7 @@ int main(int argc, char **argv)
         control_close(&s->ctl);
     }
     card_free(&s->card);
+    buf_free_secret(&s->delayed);
     attest_ca_free(&ca);
     state_free(&s->st);
     crypto_cleanup();
