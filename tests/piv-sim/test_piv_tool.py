@@ -213,6 +213,11 @@ def check_attest(t, env):
         assert ext["1.3.6.1.4.1.41482.3.7"] == b"\x02\x04" + env.serials[0].to_bytes(4, "big")
         assert ext["1.3.6.1.4.1.41482.3.8"] == bytes([pin_pol, touch_pol]), ext
         assert ext["1.3.6.1.4.1.41482.3.9"] == b"\x01"
+        with open(f9, "rb") as f:
+            f9cert = x509.load_pem_x509_certificate(f.read())
+        assert cert.issuer == f9cert.subject
+        assert cert.not_valid_before == f9cert.not_valid_before  # as a YubiKey: the f9 validity
+        assert cert.not_valid_after == f9cert.not_valid_after
         with open(t.path("pub-%s.pem" % slot), "rb") as f:
             pub = f.read()
         assert cert.public_key().public_bytes(serialization.Encoding.PEM,

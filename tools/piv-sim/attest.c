@@ -11,14 +11,15 @@
 
 #include "der/der_reader.h"
 #include "der/der_writer.h"
-#include "util/timefmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Finds the subject Name of the f9 certificate stored in 5FFF01 (70 { cert } …). */
-static int f9_subject(const struct sim_state *st, const uint8_t **name, size_t *name_len)
+/* Finds the subject Name and validity of the f9 certificate stored in 5FFF01 (70 { cert } …).
+ * The attestation certificate takes both, as a YubiKey does, so it never outlives its issuer. */
+static int f9_subject(const struct sim_state *st, const uint8_t **name, size_t *name_len,
+                      int64_t *not_before, int64_t *not_after)
 {
     const struct sim_object *o = state_get_object(st, 0x5FFF01);
     const uint8_t *cert;
@@ -26,8 +27,8 @@ static int f9_subject(const struct sim_state *st, const uint8_t **name, size_t *
     if (!o || !tlv_find(o->data, o->len, 0x70, &cert, &cl)) {
         return -1;
     }
-    pki_der d, c, tbs;
-    pki_der_item it;
+    pki_der d, c, tbs, val;
+    pki_der_item it, t1, t2;
     pki_der_init(&d, cert, cl);
     if (pki_der_enter_expect(&d, PKI_DER_SEQUENCE, &c, NULL) != 0 ||
         pki_der_enter_expect(&c, PKI_DER_SEQUENCE, &tbs, NULL) != 0) {
@@ -37,7 +38,9 @@ static int f9_subject(const struct sim_state *st, const uint8_t **name, size_t *
         pki_der_expect(&tbs, PKI_DER_INTEGER, &it) != 0 ||  /* serial */
         pki_der_expect(&tbs, PKI_DER_SEQUENCE, &it) != 0 || /* signature */
         pki_der_expect(&tbs, PKI_DER_SEQUENCE, &it) != 0 || /* issuer */
-        pki_der_expect(&tbs, PKI_DER_SEQUENCE, &it) != 0 || /* validity */
+        pki_der_enter_expect(&tbs, PKI_DER_SEQUENCE, &val, NULL) != 0 ||
+        pki_der_next(&val, &t1) != 0 || pki_der_next(&val, &t2) != 0 ||
+        pki_der_time(&t1, not_before) != 0 || pki_der_time(&t2, not_after) != 0 ||
         pki_der_expect(&tbs, PKI_DER_SEQUENCE, &it) != 0) { /* subject */
         return -1;
     }
@@ -66,7 +69,8 @@ uint16_t piv_attest(struct piv *p, const struct apdu *a, struct buf *resp)
     const struct sim_key *f9 = &st->keys[SLOT_ATTESTATION];
     const uint8_t *issuer;
     size_t issuer_len;
-    if (!f9->algo || f9_subject(st, &issuer, &issuer_len) != 0) {
+    int64_t not_before, not_after;
+    if (!f9->algo || f9_subject(st, &issuer, &issuer_len, &not_before, &not_after) != 0) {
         return SW_REF_NOT_FOUND;
     }
 
@@ -100,7 +104,6 @@ uint16_t piv_attest(struct piv *p, const struct apdu *a, struct buf *resp)
     buf_init(&spki, 0);
     buf_init(&cert, 0);
     uint16_t sw = SW_UNKNOWN;
-    int64_t now = pki_now();
     if (key_public_spki(k->algo, k->der, k->der_len, &spki) == 0) {
         struct cert_spec spec = {
             .subject_cn = cn,
@@ -108,8 +111,8 @@ uint16_t piv_attest(struct piv *p, const struct apdu *a, struct buf *resp)
             .issuer_der_len = issuer_len,
             .serial = serial,
             .serial_len = sizeof(serial),
-            .not_before = now - 60,
-            .not_after = now + 20LL * 365 * 86400,
+            .not_before = not_before,
+            .not_after = not_after,
             .spki = spki.data,
             .spki_len = spki.len,
             .exts = exts,
