@@ -146,9 +146,18 @@ class PcscEnv:
         self.sock_path = os.path.join(self.state_dir, "pcscd.comm")
         self.env = {"PCSCLITE_CSOCK_NAME": self.sock_path}
         n_readers = (self.n_keys + SLOTS_PER_READER - 1) // SLOTS_PER_READER
-        self._ports = [_free_port_pair() for _ in range(n_readers)]
-        self._write_reader_conf()
-        self._start_pcscd()
+        for attempt in range(5):
+            # Another process may take a port between the check and pcscd's bind: then vpcd
+            # reports it and we try other ports.
+            self._ports = [_free_port_pair() for _ in range(n_readers)]
+            self._write_reader_conf()
+            self._start_pcscd()
+            if "Could not initialize connection to virtual ICC" not in self._log("pcscd.log"):
+                break
+            self._terminate(self._pcscd)
+            self._pcscd = None
+        else:
+            raise PcscEnvError("vpcd could not listen on its ports:\n" + self._log("pcscd.log"))
         for i in range(self.n_keys):
             self._start_sim(i)
         self.readers = [_reader_name(i) for i in range(self.n_keys)]
