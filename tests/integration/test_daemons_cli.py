@@ -11,6 +11,8 @@ DAEMONS = {
     "iothsm-agent": 'log_level = "debug";\nhttp = {{ listen = "127.0.0.1"; port = {port}; }};\n'
                     'state_dir = "{state_dir}";\n',
 }
+# The agent's local UI is HTTPS only (a self-signed certificate is made on first start).
+SCHEMES = {"pki-relay": "http", "iothsm-agent": "https"}
 
 
 class DaemonCli(unittest.TestCase):
@@ -67,7 +69,7 @@ class DaemonCli(unittest.TestCase):
     def test_serves_and_stops_cleanly_on_sigterm(self):
         for name, config in DAEMONS.items():
             with self.subTest(name):
-                with Daemon(name, config) as d:
+                with Daemon(name, config, scheme=SCHEMES[name]) as d:
                     r = http("GET", d.url + "/healthz")
                     self.assertEqual(r.status, 200)
                     self.assertEqual(r.json(), {"status": "ok"})
