@@ -79,6 +79,40 @@ static json_t *key_list(agent_app *a)
     return json_pack("{s:o}", "keys", list);
 }
 
+/* One status item per key: "YubiKey 123 (5.4.3): 9c provisioned, 9d CSR pending". */
+#define STATUS_MAX_KEYS 8
+static uint32_t g_status_keys[STATUS_MAX_KEYS];
+
+static const char *short_state(const char *st)
+{
+    if (strcmp(st, "csr_pending") == 0)
+        return "CSR pending";
+    if (strncmp(st, "key_", 4) == 0)
+        return "no certificate";
+    return st;
+}
+
+static void status_key_item(json_t *key, uint32_t serial)
+{
+    char text[160], name[32];
+    int n = snprintf(text, sizeof text, "YubiKey %u%s", serial,
+                     json_is_true(json_object_get(key, "set_up")) ? ":" : " (not set up):");
+    json_t *slots = json_object_get(key, "slots");
+    int used = 0;
+    for (size_t k = 0; k < json_array_size(slots) && n > 0 && (size_t)n < sizeof text; k++) {
+        json_t *sl = json_array_get(slots, k);
+        const char *st = jsonapi_str(sl, "state");
+        if (!st || strcmp(st, "empty") == 0)
+            continue;
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s %s %s", used++ ? "," : "",
+                      jsonapi_str(sl, "slot"), short_state(st));
+    }
+    if (!used && n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, " no slots in use");
+    snprintf(name, sizeof name, "key %u", serial);
+    pki_status_set(name, "%s", text);
+}
+
 void agent_app_status(agent_app *a)
 {
     if (!a->keys)
@@ -86,28 +120,48 @@ void agent_app_status(agent_app *a)
     json_t *list = key_list(a);
     json_t *arr = json_object_get(list, "keys");
     long provisioned = 0, pending = 0;
+    uint32_t now[STATUS_MAX_KEYS] = {0};
     for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *slots = json_object_get(json_array_get(arr, i), "slots");
+        json_t *key = json_array_get(arr, i);
+        json_t *slots = json_object_get(key, "slots");
         for (size_t k = 0; k < json_array_size(slots); k++) {
             const char *st = jsonapi_str(json_array_get(slots, k), "state");
             provisioned += st && strcmp(st, "provisioned") == 0;
             pending += st && (strcmp(st, "csr_pending") == 0 || strncmp(st, "key_", 4) == 0);
         }
     }
+    /* counts first: the status line shows items in the order they were first set */
     pki_status_count("keys", (long)json_array_size(arr), "YubiKey", "YubiKeys");
     pki_status_count("slots", provisioned, "slot provisioned", "slots provisioned");
     if (pending)
         pki_status_count("pending", pending, "slot half-provisioned", "slots half-provisioned");
     else
         pki_status_clear("pending");
+    for (size_t i = 0; i < json_array_size(arr) && i < STATUS_MAX_KEYS; i++) {
+        json_t *key = json_array_get(arr, i);
+        now[i] = (uint32_t)json_integer_value(json_object_get(key, "serial"));
+        status_key_item(key, now[i]);
+    }
+    /* keys that left since the last time */
+    for (size_t i = 0; i < STATUS_MAX_KEYS; i++) {
+        bool still = false;
+        for (size_t k = 0; k < STATUS_MAX_KEYS; k++)
+            still |= g_status_keys[i] && g_status_keys[i] == now[k];
+        if (g_status_keys[i] && !still) {
+            char name[32];
+            snprintf(name, sizeof name, "key %u", g_status_keys[i]);
+            pki_status_clear(name);
+        }
+    }
+    memcpy(g_status_keys, now, sizeof now);
     json_decref(list);
 }
 
-static bool refresh_job(ykpiv_state *yk, uint32_t serial, void *ctx)
+static int refresh_job(ykpiv_state *yk, uint32_t serial, void *ctx)
 {
     (void)serial;
     (void)ctx;
-    return yk != NULL;
+    return yk ? YK_CHANGED : YK_SAME;
 }
 
 static void *job_thread(void *arg)

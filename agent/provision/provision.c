@@ -48,52 +48,53 @@ typedef struct {
     yk_result r;
 } card_step;
 
-static bool card_job(ykpiv_state *yk, uint32_t serial, void *arg)
+static int card_job(ykpiv_state *yk, uint32_t serial, void *arg)
 {
     card_step *s = arg;
     yk_result *r = &s->r;
     if (!yk) {
         ykc_fail(r, PKI_SIGN_ERR_CARD_ABSENT, 503, "card_absent",
                  "YubiKey %u was removed during the operation", serial);
-        return false;
+        return YK_SAME;
     }
+    int here = YK_CHANGED_SLOT(s->slot);
     switch (s->kind) {
     case STEP_SETUP:
         ykc_setup(yk, s->pin, s->new_pin, s->puk, s->new_puk, s->mgm_hex, r);
-        return true;
+        return YK_CHANGED;
     case STEP_VERIFY:
         ykc_verify_pin(yk, s->pin, r);
-        return true; /* the retry counter changed either way */
+        return YK_CHANGED_PIN; /* the retry counter changed either way */
     case STEP_GENERATE:
         if (ykc_admin_login(yk, s->pin, r) == 0)
             ykc_generate(yk, s->slot, s->type, s->pin_policy, s->touch_policy, &s->out, &s->out_len,
                          r);
-        return true;
+        return here;
     case STEP_IMPORT:
         if (ykc_admin_login(yk, s->pin, r) == 0)
             ykc_import_key(yk, s->slot, s->key, s->pin_policy, s->touch_policy, r);
-        return true;
+        return here;
     case STEP_PUBKEY:
         ykc_public_key(yk, s->slot, &s->out, &s->out_len, r);
-        return false;
+        return YK_SAME;
     case STEP_WRITE_CERT:
         if (ykc_admin_login(yk, s->pin, r) == 0)
             ykc_write_cert(yk, s->slot, s->cert, s->cert_len, r);
-        return true;
+        return here;
     case STEP_READ_CERT: {
         int rc = ykc_read_cert(yk, s->slot, &s->out, &s->out_len, r);
         s->absent = rc == 1;
-        return false;
+        return YK_SAME;
     }
     case STEP_CLEAR:
         if (ykc_admin_login(yk, s->pin, r) == 0)
             ykc_clear_slot(yk, s->slot, r);
-        return true;
+        return here;
     case STEP_ATTEST:
         ykc_attest(yk, s->slot, &s->out, &s->out_len, r);
-        return false;
+        return YK_SAME;
     }
-    return false;
+    return YK_SAME;
 }
 
 /* Runs a step on the key; 0, or the failure in s->r (404 when the key is not present). */

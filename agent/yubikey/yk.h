@@ -17,9 +17,15 @@
 
 typedef struct yk_manager yk_manager;
 
-/* A job: returns true when it changed the card (the worker then refreshes the description).
- * yk is NULL when the key is gone; the job must then report that and clean up. */
-typedef bool (*yk_job_fn)(ykpiv_state *yk, uint32_t serial, void *ctx);
+/* A job returns what it changed on the card, so the worker re-reads only that:
+ * YK_SAME, YK_CHANGED_PIN (retry counters), YK_CHANGED_SLOT(slot) (that slot and the counters)
+ * or YK_CHANGED (everything). yk is NULL when the key is gone; the job must then report that and
+ * clean up. */
+#define YK_SAME 0
+#define YK_CHANGED 1
+#define YK_CHANGED_PIN 2
+#define YK_CHANGED_SLOT(slot) (0x100 | (slot))
+typedef int (*yk_job_fn)(ykpiv_state *yk, uint32_t serial, void *ctx);
 
 /* Starts the monitor. reader_filter: only readers whose name contains it ("" = all). */
 yk_manager *yk_manager_start(const char *reader_filter);
@@ -32,7 +38,8 @@ json_t *yk_manager_list(yk_manager *m);
 json_t *yk_manager_get(yk_manager *m, uint32_t serial);
 /* Queues fn on the key's worker. 0, or -1 when no such key is present (fn is not called). */
 int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
-/* Same, and waits until fn has run. Returns fn's "changed" result, or -1 when no such key. */
+/* Same, and waits until fn has run and the description is up to date. Returns 1 when fn
+ * changed something, 0 when not, -1 when no such key. */
 int yk_manager_run(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
 /* Re-reads every key's description ("Reload"). */
 void yk_manager_rescan(yk_manager *m);

@@ -238,13 +238,9 @@ static json_t *describe_slot(ykpiv_state *yk, uint8_t slot)
     return s;
 }
 
-json_t *ykc_describe(ykpiv_state *yk, uint32_t serial)
+/* Counters and credential state: retries, factory flags, management key, set-up. */
+static void describe_counters(ykpiv_state *yk, json_t *d)
 {
-    json_t *d = json_object();
-    char version[32] = "";
-    json_object_set_new(d, "serial", json_integer(serial));
-    if (ykpiv_get_version(yk, version, sizeof version) == YKPIV_OK)
-        json_object_set_new(d, "version", json_string(version));
     int tries = -1, puk_tries = -1;
     if (ykpiv_get_pin_retries(yk, &tries) == YKPIV_OK)
         json_object_set_new(d, "pin_retries", json_integer(tries));
@@ -260,11 +256,30 @@ json_t *ykc_describe(ykpiv_state *yk, uint32_t serial)
     json_object_set_new(d, "management_key_protected", json_boolean(protected_mgm));
     json_object_set_new(d, "set_up",
                         json_boolean(protected_mgm && pin_default != 1 && puk_default != 1));
+}
+
+json_t *ykc_describe(ykpiv_state *yk, uint32_t serial)
+{
+    json_t *d = json_object();
+    char version[32] = "";
+    json_object_set_new(d, "serial", json_integer(serial));
+    if (ykpiv_get_version(yk, version, sizeof version) == YKPIV_OK)
+        json_object_set_new(d, "version", json_string(version));
+    describe_counters(yk, d);
     json_t *slots = json_array();
     for (size_t i = 0; i < sizeof SLOTS; i++)
         json_array_append_new(slots, describe_slot(yk, SLOTS[i]));
     json_object_set_new(d, "slots", slots);
     return d;
+}
+
+void ykc_redescribe(ykpiv_state *yk, json_t *desc, int slot)
+{
+    describe_counters(yk, desc);
+    json_t *slots = json_object_get(desc, "slots");
+    for (size_t i = 0; slot >= 0 && i < sizeof SLOTS; i++)
+        if (i < json_array_size(slots) && SLOTS[i] == slot)
+            json_array_set_new(slots, i, describe_slot(yk, SLOTS[i]));
 }
 
 static int pin_failure(yk_result *r, ykpiv_rc rc, int tries, const char *what)

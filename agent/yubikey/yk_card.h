@@ -36,6 +36,9 @@ size_t ykc_slots(const uint8_t **out);
  * the management key is PIN-protected, and each slot's key (algorithm, policies, origin) and
  * certificate. Never verifies a PIN. */
 json_t *ykc_describe(ykpiv_state *yk, uint32_t serial);
+/* Re-reads what a PIN check or a slot change can move: retry counters, default flags,
+ * set-up state, and (slot >= 0) that slot's entry, into desc (a ykc_describe result). */
+void ykc_redescribe(ykpiv_state *yk, json_t *desc, int slot);
 /* true when the key's PIN and PUK were changed and its management key is PIN-protected. */
 bool ykc_is_set_up(ykpiv_state *yk);
 

@@ -74,6 +74,21 @@ static void set_info(yk_device *d, json_t *info)
     pthread_mutex_unlock(&m->lock);
 }
 
+static void refresh(yk_device *d, ykpiv_state *yk, uint32_t serial, int what)
+{
+    json_t *info = NULL;
+    if (what != YK_CHANGED) {
+        pthread_mutex_lock(&d->m->lock);
+        info = d->info ? json_deep_copy(d->info) : NULL;
+        pthread_mutex_unlock(&d->m->lock);
+    }
+    if (info)
+        ykc_redescribe(yk, info, what & 0x100 ? what & 0xff : -1);
+    else
+        info = ykc_describe(yk, serial);
+    set_info(d, info);
+}
+
 static void *worker(void *arg)
 {
     yk_device *d = arg;
@@ -106,10 +121,12 @@ static void *worker(void *arg)
                 d->tail = NULL;
             bool gone = d->stop || !yk;
             pthread_mutex_unlock(&m->lock);
-            bool changed = j->fn(gone ? NULL : yk, serial, j->ctx);
-            /* Re-read at once, so whoever waits sees the card as the job left it. */
+            int what = j->fn(gone ? NULL : yk, serial, j->ctx);
+            bool changed = what != YK_SAME;
+            /* Re-read at once (only what moved), so whoever waits sees the card as the job
+             * left it. */
             if (changed && !gone)
-                set_info(d, ykc_describe(yk, serial));
+                refresh(d, yk, serial, what);
             if (j->after)
                 j->after(j->after_arg, changed);
             free(j);

@@ -48,7 +48,7 @@ static void record(yk_impl *k, const yk_result *r)
     pthread_mutex_unlock(&k->lock);
 }
 
-static bool sign_on_card(ykpiv_state *yk, uint32_t serial, void *arg)
+static int sign_on_card(ykpiv_state *yk, uint32_t serial, void *arg)
 {
     (void)serial;
     sign_job *j = arg;
@@ -89,7 +89,7 @@ static bool sign_on_card(ykpiv_state *yk, uint32_t serial, void *arg)
     free(j->tbs);
     impl_release(k);
     free(j);
-    return pin_checked;
+    return pin_checked ? YK_CHANGED_PIN : YK_SAME;
 }
 
 static int yk_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t tbs_len,

@@ -182,6 +182,8 @@ def check_status_line(d):
     from agentlib import wait_for
     out = wait_for(line, timeout=40, what="iothsmctl status with keys and slots")
     assert "running" in out.lower() or "iothsm-agent" in out, out
+    # and lists the key with its slots and their states
+    assert "9c provisioned" in out and "9e provisioned" in out and "84 empty" not in out, out
 
 
 def main():

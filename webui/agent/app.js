@@ -127,7 +127,7 @@ export async function keysView() {
     el("p", { class: "muted", text: `firmware ${k.version || "?"} · ${k.reader} · PIN retries ${k.pin_retries ?? "?"}` }),
     k.set_up ? null : setupForm(k),
     el("h2", { text: "Configured Slots…" }), slotRows(k)));
-  show(el("div", {}, el("div", { class: "row" }, el("h2", { text: "YubiKeys" }), reload),
+  show(el("div", {}, el("div", { class: "toolbar" }, el("h2", { text: "YubiKeys" }), reload),
     sections.length ? sections : el("p", { class: "muted", id: "no-keys", text: "No YubiKey is plugged in." })));
 }
 
