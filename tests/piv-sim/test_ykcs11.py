@@ -86,6 +86,21 @@ def main():
             b = openssl("pkey", "-pubin", "-in", t.path("pub-%s.pem" % slot), "-outform", "PEM").stdout
             assert a == b, slot
 
+        step("an imported key (no attestation): ykcs11 finds it through GET METADATA")
+        key_pem, pub_pem = t.path("imp83.pem"), t.path("imp83.pub")
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key_pem)
+        openssl("pkey", "-in", key_pem, "-pubout", "-out", pub_pem)
+        t.run("-k010203040506070801020304050607080102030405060708", "-a", "import-key", "-s", "83",
+              "-i", key_pem)
+        r = p11(env, "--login", "--pin", "123456", "--list-objects")
+        m = re.search(r"Private Key Object; EC\s+label:[^\n]*\n\s+ID:\s+06\n\s+Usage:[^\n]*\n"
+                      r"\s+Access:([^\n]*)", r.stdout)
+        assert m and "local" not in m.group(1), r.stdout  # imported, so not CKA_LOCAL
+        sig = os.path.join(t.dir, "p11-83.sig")
+        p11(env, "--login", "--pin", "123456", "--sign", "--id", "06", "-m", "ECDSA-SHA256",
+            "--signature-format", "openssl", "-i", data, "-o", sig)
+        verify_signature(pub_pem, data, sig)
+
         step("wrong PIN through PKCS#11 costs a try")
         p11(env, "--login", "--pin", "999999", "--list-objects", ok=False)
         assert t.pin_tries() == 2
