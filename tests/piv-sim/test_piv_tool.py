@@ -52,14 +52,15 @@ def check_generate_and_sign(t):
     """Generation in 9a/9c/9d/9e and retired slots; each key signs data that openssl verifies."""
     cases = [("9a", "RSA2048", rsa.RSAPublicKey), ("9c", "ECCP256", ec.EllipticCurvePublicKey),
              ("9d", "ECCP384", ec.EllipticCurvePublicKey), ("9e", "ECCP256", ec.EllipticCurvePublicKey),
-             ("82", "RSA2048", rsa.RSAPublicKey), ("95", "ECCP384", ec.EllipticCurvePublicKey)]
+             ("82", "RSA2048", rsa.RSAPublicKey), ("95", "ECCP384", ec.EllipticCurvePublicKey),
+             ("8a", "RSA1024", rsa.RSAPublicKey)]
     keys = {}
     for slot, algo, kind in cases:
         step("generate %s in %s" % (algo, slot))
         pub = t.generate(slot, algo)
         assert isinstance(pub, kind), type(pub)
-        if algo == "RSA2048":
-            assert pub.key_size == 2048
+        if algo.startswith("RSA"):
+            assert pub.key_size == int(algo[3:])
         else:
             assert pub.curve.name == ("secp256r1" if algo == "ECCP256" else "secp384r1")
         data = ("message for slot %s" % slot).encode()
@@ -224,7 +225,7 @@ def check_attest(t, env):
                                               serialization.PublicFormat.SubjectPublicKeyInfo) == pub
     step("attest refuses imported keys and empty slots")
     t.run("-a", "attest", "-s", "83", "-o", t.path("x.pem"), ok=False)
-    t.run("-a", "attest", "-s", "8a", "-o", t.path("x.pem"), ok=False)
+    t.run("-a", "attest", "-s", "8b", "-o", t.path("x.pem"), ok=False)
 
 
 def check_retries_and_reset(t):
