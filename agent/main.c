@@ -44,6 +44,8 @@ static const pki_cfg_key AGENT_SCHEMA[] = {
     {"link.max_backoff_ms", PKI_CFG_INT, false, "4000", "longest wait between reconnects"},
     {"link.ping_ms", PKI_CFG_INT, false, "10000", "heartbeat period"},
     {"link.dead_ms", PKI_CFG_INT, false, "25000", "silence after which the relay counts as gone"},
+    {"link.allow", PKI_CFG_STRING_LIST, false, "[\"certificate\", \"crl\", \"ocsp\"]",
+     "what the relay may have signed: certificate, crl, ocsp, csr, cms (empty: the default)"},
 };
 
 static const pki_daemon_info AGENT_INFO = {
@@ -115,6 +117,22 @@ static int serve(const pki_config *cfg, agent_state *st)
         .ping_ms = (unsigned)pki_config_int(cfg, "link.ping_ms", 10000),
         .dead_ms = (unsigned)pki_config_int(cfg, "link.dead_ms", 25000),
     };
+    size_t n_allow = pki_config_list_len(cfg, "link.allow");
+    if (n_allow == 0) /* absent (or empty): the default kinds */
+        lc.allow = agent_link_allow_bit("certificate") | agent_link_allow_bit("crl") |
+                   agent_link_allow_bit("ocsp");
+    for (size_t i = 0; i < n_allow; i++) {
+        const char *kind = pki_config_list_item(cfg, "link.allow", i);
+        unsigned bit = kind ? agent_link_allow_bit(kind) : 0;
+        if (!bit) {
+            pki_err("link.allow: unknown kind '%s' (certificate, crl, ocsp, csr, cms)",
+                    kind ? kind : "");
+            yk_manager_stop(app.keys);
+            webauth_free(app.auth);
+            return 1;
+        }
+        lc.allow |= bit;
+    }
     unsigned wd = pki_daemon_watchdog_period_ms();
     httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
     httpd *h = httpd_new(&opts, agent_app_handle, &app);
@@ -139,8 +157,8 @@ static int serve(const pki_config *cfg, agent_state *st)
     pki_info("iothsm-agent stopping");
     agent_link_shutdown(app.link); /* answers pending enrolments before the server goes */
     httpd_free(h);
+    yk_manager_stop(app.keys); /* queued sign jobs finish while the link still exists */
     agent_link_free(app.link);
-    yk_manager_stop(app.keys);
     webauth_free(app.auth);
     return rc == 0 ? 0 : 1;
 }

@@ -23,10 +23,13 @@ typedef struct {
     unsigned max_backoff_ms; /* reconnect delay cap (default 4000) */
     unsigned ping_ms;        /* heartbeat period (default 10000) */
     unsigned dead_ms;        /* silence that drops the connection (default 25000) */
+    unsigned allow;          /* kinds the relay may have signed: bits 1 << pki_tbs_kind */
 } agent_link_config;
 
 typedef struct agent_link agent_link;
 
+/* "certificate", "crl", "ocsp", "csr", "cms" -> a bit for agent_link_config.allow; 0 unknown. */
+unsigned agent_link_allow_bit(const char *name);
 /* After httpd_new, before httpd_run. */
 agent_link *agent_link_start(const agent_link_config *cfg, agent_state *st, struct yk_manager *keys,
                              httpd *h);

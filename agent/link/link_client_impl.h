@@ -62,6 +62,10 @@ struct agent_link {
     httpd_deferred *enrol_answer; /* waiting for ENROLLED */
 };
 
+/* Seals m to the relay and queues it; safe from any thread (wakes the loop). */
+void link_queue_msg(agent_link *l, const link_msg *m);
+void link_on_sign_request(agent_link *l, const link_msg *m);
+
 int link_loop_attach(agent_link *l, struct lws_context *ctx);
 void link_loop_detach(agent_link *l);
 void link_prepare_enrolment(agent_link *l, link_enrol_job *job);

@@ -84,6 +84,42 @@ static int send_msg(agent_link *l, const link_msg *m)
     return 0;
 }
 
+void link_queue_msg(agent_link *l, const link_msg *m)
+{
+    uint8_t *env;
+    size_t len;
+    /* Under the lock: an enrolment on the loop may swap the identity meanwhile. */
+    pthread_mutex_lock(&l->lock);
+    int rc = l->id && !l->stop ? link_seal(l->id, l->relay_cert, l->relay_cert_len, m, &env, &len)
+                               : LINK_ERR_INTERNAL;
+    pthread_mutex_unlock(&l->lock);
+    if (rc != LINK_OK)
+        return;
+    link_out *o = malloc(sizeof *o + LWS_PRE + len);
+    if (!o) {
+        free(env);
+        return;
+    }
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->data + LWS_PRE, env, len);
+    free(env);
+    pthread_mutex_lock(&l->lock);
+    int stopping = l->stop;
+    if (!stopping) {
+        if (l->out_tail)
+            l->out_tail->next = o;
+        else
+            l->out_head = o;
+        l->out_tail = o;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (stopping)
+        free(o);
+    else
+        lws_cancel_service(l->ctx); /* the loop asks for a writable callback */
+}
+
 static void send_json(agent_link *l, int type, const link_msg *reply_to, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
@@ -191,23 +227,6 @@ static void schedule_connect(agent_link *l, unsigned delay_ms)
 
 /* ---- Messages from the relay -------------------------------------------------------------- */
 
-static void on_sign_request(agent_link *l, const link_msg *m)
-{
-    /* Signing arrives with the appliance-backed signer; until then refuse clearly. */
-    link_sign_resp r = {.status = PKI_SIGN_ERR_POLICY};
-    snprintf(r.reason, sizeof r.reason, "this appliance does not sign yet");
-    uint8_t *body;
-    size_t len;
-    if (link_sign_resp_encode(&r, &body, &len) != LINK_OK)
-        return;
-    link_msg reply;
-    link_msg_reply(&reply, m, LINK_MSG_SIGN_RESP, MSG_LIFETIME);
-    reply.body = body;
-    reply.body_len = len;
-    send_msg(l, &reply);
-    free(body);
-}
-
 static void handle_message(agent_link *l, const uint8_t *env, size_t len)
 {
     link_msg m;
@@ -257,7 +276,7 @@ static void handle_message(agent_link *l, const uint8_t *env, size_t len)
     case LINK_MSG_PONG:
         break;
     case LINK_MSG_SIGN_REQ:
-        on_sign_request(l, &m);
+        link_on_sign_request(l, &m);
         break;
     default:
         pki_warn("link: unexpected %s from the relay", link_msg_type_name(m.type));
@@ -506,7 +525,9 @@ void agent_link_shutdown(agent_link *l)
 {
     if (!l)
         return;
+    pthread_mutex_lock(&l->lock);
     l->stop = 1;
+    pthread_mutex_unlock(&l->lock);
     lws_sul_cancel(&l->sul_tick);
     lws_sul_cancel(&l->sul_connect);
     if (l->job) {

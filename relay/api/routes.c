@@ -95,6 +95,8 @@ const api_route API_ROUTES[] = {
      "a one-time enrolment token for an appliance (shown once)"},
     {"GET", "/api/v1/link/certificate", PUB, relay_link_api_certificate,
      "the relay's link certificate (PEM)"},
+    {"POST", "/api/v1/appliances/signature", API_ADMIN | API_BODY, relay_link_api_sign,
+     "a signature through an appliance's slot (checks the whole path)"},
 };
 
 const size_t API_ROUTES_LEN = sizeof API_ROUTES / sizeof API_ROUTES[0];

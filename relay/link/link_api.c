@@ -11,6 +11,7 @@
 #include "keys/keys.h"
 #include "link/link_impl.h"
 #include "link/link_server.h"
+#include "util/encoding.h"
 #include "util/timefmt.h"
 
 static bool started(api_call *c)
@@ -101,4 +102,85 @@ void relay_link_api_certificate(api_call *c)
     }
     httpd_respond(&c->resp, 200, "application/pem-certificate-chain", pem, pem_len);
     free(pem);
+}
+
+/* The API's name and HTTP status for each signer error. */
+static void sign_error(api_call *c, int status)
+{
+    static const struct {
+        int status, http;
+        const char *code;
+    } map[] = {
+        {PKI_SIGN_ERR_OFFLINE, 503, "appliance_offline"},
+        {PKI_SIGN_ERR_CARD_ABSENT, 503, "card_absent"},
+        {PKI_SIGN_ERR_PIN_BLOCKED, 423, "pin_blocked"},
+        {PKI_SIGN_ERR_PIN_REQUIRED, 423, "pin_required"},
+        {PKI_SIGN_ERR_POLICY, 403, "policy_refused"},
+        {PKI_SIGN_ERR_BUSY, 503, "busy"},
+        {PKI_SIGN_ERR_TIMEOUT, 504, "timeout"},
+        {PKI_SIGN_ERR_BAD_SIGNATURE, 502, "bad_signature"},
+        {PKI_SIGN_ERR_BAD_ALG, 400, "bad_algorithm"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].status == status) {
+            api_error(c, map[i].http, map[i].code, "%s", pki_sign_status_text(status));
+            return;
+        }
+    api_error(c, 500, "internal", "%s", pki_sign_status_text(status));
+}
+
+/* A signature through an appliance, for operators checking the path end to end: the appliance
+ * applies its own policy (it signs only structures its slot's CA issues), and the answer is
+ * verified against public_key like every signature the relay uses. */
+void relay_link_api_sign(api_call *c)
+{
+    if (!started(c))
+        return;
+    const char *appliance, *slot, *ca_id, *alg_name, *tbs_b64, *pub_pem;
+    int64_t timeout_ms;
+    if (!api_body_str(c, "appliance", true, LINK_NAME_MAX - 1, &appliance) ||
+        !api_body_str(c, "slot", true, 64, &slot) || !api_body_str(c, "ca_id", false, 64, &ca_id) ||
+        !api_body_str(c, "algorithm", false, 64, &alg_name) ||
+        !api_body_text(c, "tbs", true, 1024 * 1024, &tbs_b64) ||
+        !api_body_text(c, "public_key", true, 16384, &pub_pem) ||
+        !api_body_int(c, "timeout_ms", false, 100, 60000, RELAY_LINK_SIGN_TIMEOUT_MS, &timeout_ms))
+        return;
+    uint8_t *tbs = NULL, *spki = NULL, *sig = NULL;
+    size_t tbs_len, spki_len, sig_len;
+    char err[256];
+    pki_signer *s = NULL;
+    if (pki_base64_decode(tbs_b64, strlen(tbs_b64), &tbs, &tbs_len) != 0 || tbs_len == 0) {
+        api_error(c, 400, "bad_request", "tbs must be base64 DER");
+        goto done;
+    }
+    if (pki_pem_decode(pub_pem, strlen(pub_pem), "PUBLIC KEY", &spki, &spki_len, NULL, 0, NULL)) {
+        api_error(c, 400, "bad_request", "public_key must be a PEM PUBLIC KEY");
+        goto done;
+    }
+    if (!(s = relay_link_signer_new(appliance, slot, ca_id, spki, spki_len, (unsigned)timeout_ms,
+                                    err, sizeof err))) {
+        api_error(c, 400, "bad_request", "%s", err);
+        goto done;
+    }
+    pki_sig_alg alg = s->default_alg;
+    if (alg_name && pki_sig_alg_from_name(alg_name, &alg) != 0) {
+        api_error(c, 400, "bad_request", "unknown algorithm %s", alg_name);
+        goto done;
+    }
+    int rc =
+        pki_signer_sign_sync(s, alg, tbs, tbs_len, (unsigned)timeout_ms + 2000, &sig, &sig_len);
+    if (rc != PKI_SIGN_OK) {
+        sign_error(c, rc);
+        goto done;
+    }
+    char *b64 = pki_base64_encode(sig, sig_len);
+    api_json(
+        c, 200,
+        json_pack("{s:s,s:s}", "signature", b64 ? b64 : "", "algorithm", pki_sig_alg_name(alg)));
+    free(b64);
+done:
+    pki_signer_free(s);
+    free(tbs);
+    free(spki);
+    free(sig);
 }

@@ -45,6 +45,8 @@ struct relay_link_state {
 extern struct relay_link_state G_LINK;
 
 void link_session_free(link_session *s);
+void link_signer_on_response(const link_msg *m);
+void link_signer_sweep(const char *gone_appliance);
 void link_status_update(void);
 int registry_find_by_fingerprint(const char *fp, char *name, uint8_t **cert, size_t *cert_len);
 void registry_touch(const char *name, int64_t now, const char *inventory);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "signer/signer.h"
 
 struct lws_protocols;
 typedef struct api_call api_call;
@@ -26,9 +27,22 @@ const struct lws_protocols *relay_link_protocols(void);
 int relay_link_start(relay_app *app);
 void relay_link_stop(void);
 
+/* The appliance-backed signer: signs with the key in slot ("<serial>/<slot>", e.g.
+ * "12345678/9c") of the named appliance, whose public key is spki (the CA's). Asynchronous;
+ * refuses at once with PKI_SIGN_ERR_OFFLINE when the appliance is not connected, completes with
+ * PKI_SIGN_ERR_TIMEOUT after timeout_ms (0: RELAY_LINK_SIGN_TIMEOUT_MS), PKI_SIGN_ERR_OFFLINE
+ * when the appliance goes away meanwhile, the appliance's own error (PIN blocked, card absent,
+ * policy refused, …), or PKI_SIGN_ERR_BAD_SIGNATURE when what came back does not verify with
+ * spki. Completions run on the event loop. */
+#define RELAY_LINK_SIGN_TIMEOUT_MS 10000
+pki_signer *relay_link_signer_new(const char *appliance, const char *slot, const char *ca_id,
+                                  const uint8_t *spki, size_t spki_len, unsigned timeout_ms,
+                                  char *err, size_t errlen);
+
 /* REST handlers (relay/api/routes.c). */
 void relay_link_api_list(api_call *c);        /* GET /api/v1/appliances */
 void relay_link_api_token(api_call *c);       /* POST /api/v1/appliances/enrolment-tokens */
 void relay_link_api_certificate(api_call *c); /* GET /api/v1/link/certificate (public) */
+void relay_link_api_sign(api_call *c);        /* POST /api/v1/appliances/signature */
 
 #endif

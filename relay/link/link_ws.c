@@ -44,6 +44,14 @@ void link_status_update(void)
     pki_status_count("link", online, "appliance online", "appliances online");
 }
 
+static int find_online(const char *name)
+{
+    for (link_session *it = G_LINK.sessions; it; it = it->next)
+        if (strcmp(it->peer, name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Seals m to the session's peer (or to cert when the peer is not bound yet) and queues it. */
 static int session_send(link_session *s, const uint8_t *cert, size_t cert_len, const link_msg *m)
 {
@@ -190,6 +198,9 @@ static void dispatch(link_session *s, const link_msg *m)
     }
     case LINK_MSG_PONG:
         break;
+    case LINK_MSG_SIGN_RESP:
+        link_signer_on_response(m);
+        break;
     default:
         pki_warn("link: unexpected %s from %s", link_msg_type_name(m->type), m->sender);
         break;
@@ -335,14 +346,19 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_TIMER:
         if (!s)
             return 0;
+        link_signer_sweep(NULL);
         if (pki_now() - s->last_rx > DEAD_AFTER) {
             pki_warn("link: appliance %s silent for %d s; dropping the connection",
                      s->peer[0] ? s->peer : "(not identified)", DEAD_AFTER);
             /* Offline now, not when the close handshake with a dead peer times out. */
+            char gone[LINK_NAME_MAX];
             pthread_mutex_lock(&G_LINK.lock);
+            snprintf(gone, sizeof gone, "%s", s->peer);
             s->peer[0] = 0;
             link_status_update();
             pthread_mutex_unlock(&G_LINK.lock);
+            if (gone[0])
+                link_signer_sweep(gone);
             return -1;
         }
         lws_set_timer_usecs(wsi, TIMER_USEC);
@@ -359,7 +375,16 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (s->peer[0])
             pki_info("link: appliance %s offline", s->peer);
         link_status_update();
+        char gone[LINK_NAME_MAX];
+        snprintf(gone, sizeof gone, "%s", s->peer);
         pthread_mutex_unlock(&G_LINK.lock);
+        /* Requests waiting on it fail now, not after their timeout (unless another session of
+         * the same appliance is up). */
+        pthread_mutex_lock(&G_LINK.lock);
+        int still = gone[0] && find_online(gone);
+        pthread_mutex_unlock(&G_LINK.lock);
+        if (gone[0] && !still)
+            link_signer_sweep(gone);
         link_session_free(s);
         p->s = NULL;
         return 0;

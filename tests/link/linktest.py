@@ -38,8 +38,8 @@ def admin(d, first=True):
     return relaytest.logged_in(d, ADMIN, ADMIN_PW)
 
 
-def agent(extra=AGENT_LINK):
-    return agentlib.agent(extra)
+def agent(extra=AGENT_LINK, env=None):
+    return agentlib.agent(extra, env=env)
 
 
 def agent_client(a):

@@ -1,0 +1,195 @@
+/* The appliance's veto and signature (ARCHITECTURE decision 4): a sign request from the relay is
+ * checked on the slot key's worker — the to-be-signed bytes must be a kind the local policy
+ * allows and name the CA the slot holds as issuer (or OCSP responder) — then signed on the
+ * YubiKey, recorded in the audit log, and answered with the signature or a precise error. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/link_client_impl.h"
+#include "log/log.h"
+#include "pkix/pkix.h"
+#include "x509/x509.h"
+#include "yubikey/yk.h"
+#include "yubikey/yk_card.h"
+
+#define MSG_LIFETIME 60
+
+typedef struct {
+    agent_link *l;
+    link_msg req; /* body pointers cleared; tbs copied below */
+    uint32_t serial;
+    int slot;
+    pki_sig_alg alg;
+    uint8_t *tbs;
+    size_t tbs_len;
+} sign_job;
+
+unsigned agent_link_allow_bit(const char *name)
+{
+    if (strcmp(name, "certificate") == 0)
+        return 1u << PKI_TBS_CERTIFICATE;
+    if (strcmp(name, "crl") == 0)
+        return 1u << PKI_TBS_CRL;
+    if (strcmp(name, "ocsp") == 0)
+        return 1u << PKI_TBS_OCSP_RESPONSE;
+    if (strcmp(name, "csr") == 0)
+        return 1u << PKI_TBS_CSR;
+    if (strcmp(name, "cms") == 0)
+        return 1u << PKI_TBS_CMS_ATTRS;
+    return 0;
+}
+
+/* Seals the answer and queues it; safe from any thread. */
+static void respond(agent_link *l, const link_msg *req, int status, const uint8_t *sig,
+                    size_t sig_len, const char *reason)
+{
+    link_sign_resp r = {.status = status, .sig = sig, .sig_len = sig_len};
+    snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : "");
+    uint8_t *body;
+    size_t len;
+    if (link_sign_resp_encode(&r, &body, &len) != LINK_OK)
+        return;
+    link_msg m;
+    link_msg_reply(&m, req, LINK_MSG_SIGN_RESP, MSG_LIFETIME);
+    m.body = body;
+    m.body_len = len;
+    link_queue_msg(l, &m);
+    free(body);
+}
+
+static int same_span(pki_span s, const uint8_t *p, size_t len)
+{
+    return s.len == len && len > 0 && memcmp(s.p, p, len) == 0;
+}
+
+/* The veto: kind allowed, issuer (or responder) is the slot's CA. 0, or a reason in why. */
+static int check_policy(agent_link *l, const sign_job *j, const uint8_t *cert, size_t cert_len,
+                        pki_tbs_info *t, char *why, size_t whylen)
+{
+    char err[256];
+    if (pki_tbs_inspect(j->tbs, j->tbs_len, t, err, sizeof err) != 0) {
+        snprintf(why, whylen, "not a structure this appliance signs: %s", err);
+        return -1;
+    }
+    if (!(l->cfg.allow & (1u << t->kind))) {
+        snprintf(why, whylen, "local policy does not allow signing a %s",
+                 pki_tbs_kind_name(t->kind));
+        return -1;
+    }
+    pki_issuer is;
+    if (pki_issuer_from_cert(&is, cert, cert_len, err, sizeof err) != 0) {
+        snprintf(why, whylen, "the slot's certificate is unreadable: %s", err);
+        return -1;
+    }
+    int ok;
+    if (t->kind == PKI_TBS_OCSP_RESPONSE)
+        ok = same_span(t->responder_name_der, is.name_der, is.name_len) ||
+             t->responder_key_hash.len > 0; /* byKey: checked against the key below */
+    else if (t->kind == PKI_TBS_CERTIFICATE || t->kind == PKI_TBS_CRL)
+        ok = same_span(t->issuer_der, is.name_der, is.name_len);
+    else
+        ok = 1; /* CSR and CMS attributes name no issuer */
+    pki_issuer_free(&is);
+    if (!ok) {
+        snprintf(why, whylen, "the %s names another issuer than the CA in slot %02x",
+                 pki_tbs_kind_name(t->kind), j->slot);
+        return -1;
+    }
+    return 0;
+}
+
+/* The key type of the slot's certificate; 0 when it is not readable. */
+static pki_key_type cert_key_type(const uint8_t *cert, size_t len)
+{
+    char err[128];
+    pki_cert *c = pki_cert_parse(cert, len, err, sizeof err);
+    pki_key_type t = c ? c->key_type : 0;
+    pki_cert_free(c);
+    return t;
+}
+
+static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
+{
+    sign_job *j = ctx;
+    agent_link *l = j->l;
+    char slot_name[16], why[300] = "";
+    snprintf(slot_name, sizeof slot_name, "%02x", j->slot);
+    int status = PKI_SIGN_OK;
+    uint8_t *cert = NULL, *sig = NULL;
+    size_t cert_len = 0, sig_len = 0;
+    yk_result r = {0};
+    pki_tbs_info t = {0};
+    pki_key_type type = 0;
+    if (!yk) {
+        status = PKI_SIGN_ERR_CARD_ABSENT;
+        snprintf(why, sizeof why, "YubiKey %u was removed", serial);
+    } else if (ykc_read_cert(yk, j->slot, &cert, &cert_len, &r) != 0 ||
+               !(type = cert_key_type(cert, cert_len))) {
+        status = r.status && r.status != PKI_SIGN_ERR_INTERNAL ? r.status : PKI_SIGN_ERR_POLICY;
+        snprintf(why, sizeof why, "slot %s of YubiKey %u holds no CA certificate%s%.200s",
+                 slot_name, serial, r.message[0] ? ": " : "", r.message);
+    } else if (check_policy(l, j, cert, cert_len, &t, why, sizeof why) != 0) {
+        status = PKI_SIGN_ERR_POLICY;
+    } else if (!pki_sig_alg_fits_key(j->alg, type)) {
+        status = PKI_SIGN_ERR_BAD_ALG;
+        snprintf(why, sizeof why, "%s does not fit the slot's key", pki_sig_alg_name(j->alg));
+    } else if (ykc_sign(yk, j->slot, type, j->alg, j->tbs, j->tbs_len, &sig, &sig_len, &r) != 0) {
+        status = r.status ? r.status : PKI_SIGN_ERR_INTERNAL;
+        snprintf(why, sizeof why, "%s", r.message[0] ? r.message : "the YubiKey did not sign");
+    }
+    /* Every request is in the audit log, signed or refused; never the bytes, only what they
+     * are. */
+    char detail[900];
+    snprintf(detail, sizeof detail, "%s %s for CA %s: %s", status ? "refused" : "signed",
+             status ? link_msg_type_name(j->req.type) : pki_tbs_kind_name(t.kind), j->req.ca_id,
+             status ? why : "ok");
+    agent_state_audit(l->st, "relay", "link.sign", serial, slot_name, detail);
+    if (status)
+        pki_warn("link: sign request for %s/%s refused: %s", j->req.slot, j->req.ca_id, why);
+    respond(l, &j->req, status, sig, sig_len, why);
+    free(sig);
+    free(cert);
+    free(j->tbs);
+    free(j);
+    return YK_SAME;
+}
+
+void link_on_sign_request(agent_link *l, const link_msg *m)
+{
+    link_sign_req req;
+    unsigned serial = 0;
+    char slot[8] = "";
+    if (link_sign_req_decode(m->body, m->body_len, &req) != LINK_OK) {
+        respond(l, m, PKI_SIGN_ERR_INTERNAL, NULL, 0, "malformed sign request");
+        return;
+    }
+    if (sscanf(m->slot, "%u/%7s", &serial, slot) != 2 || ykc_slot_from_name(slot) < 0) {
+        respond(l, m, PKI_SIGN_ERR_POLICY, NULL, 0, "the request names no slot of this appliance");
+        return;
+    }
+    sign_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->tbs = malloc(req.tbs_len))) {
+        free(j);
+        respond(l, m, PKI_SIGN_ERR_BUSY, NULL, 0, "out of memory");
+        return;
+    }
+    j->l = l;
+    j->req = *m;
+    j->req.body = NULL;
+    j->req.body_len = 0;
+    j->serial = serial;
+    j->slot = ykc_slot_from_name(slot);
+    j->alg = req.alg;
+    memcpy(j->tbs, req.tbs, req.tbs_len);
+    j->tbs_len = req.tbs_len;
+    if (!l->keys || yk_manager_submit(l->keys, serial, sign_on_worker, j) != 0) {
+        char why[128];
+        snprintf(why, sizeof why, "YubiKey %u is not present", serial);
+        agent_state_audit(l->st, "relay", "link.sign", serial, slot, why);
+        respond(l, m, PKI_SIGN_ERR_CARD_ABSENT, NULL, 0, why);
+        free(j->tbs);
+        free(j);
+    }
+}

@@ -1,0 +1,268 @@
+/* The appliance-backed signer (ARCHITECTURE decision 2, relay side): sign() seals a sign request
+ * to the appliance holding the CA's slot and returns; the answer completes it on the event loop
+ * after its signature verified against the CA's public key. An appliance that is not online
+ * refuses at once (PKI_SIGN_ERR_OFFLINE); one that goes away fails its requests at once; one
+ * that does not answer in time gets PKI_SIGN_ERR_TIMEOUT. */
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keys/keys.h"
+#include "link/link_impl.h"
+#include "link/link_server.h"
+#include "log/log.h"
+
+#define MSG_LIFETIME 60
+
+typedef struct {
+    char appliance[LINK_NAME_MAX];
+    char slot[LINK_NAME_MAX];
+    char ca_id[LINK_NAME_MAX];
+    unsigned timeout_ms;
+} link_signer_impl;
+
+typedef struct pending {
+    struct pending *next;
+    uint8_t id[LINK_ID_LEN];
+    char appliance[LINK_NAME_MAX];
+    uint8_t *spki;
+    size_t spki_len;
+    pki_sig_alg alg;
+    uint8_t *tbs;
+    size_t tbs_len;
+    pki_sign_done_fn done;
+    void *ctx;
+    int64_t deadline_ms;
+} pending;
+
+static pending *g_pending; /* under G_LINK.lock */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pending_free(pending *p)
+{
+    free(p->spki);
+    free(p->tbs);
+    free(p);
+}
+
+/* The online session of an appliance (lock held). */
+static link_session *find_session(const char *appliance)
+{
+    for (link_session *s = G_LINK.sessions; s; s = s->next)
+        if (strcmp(s->peer, appliance) == 0 && s->peer_cert)
+            return s;
+    return NULL;
+}
+
+static int link_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t tbs_len,
+                     pki_sign_done_fn done, void *ctx)
+{
+    link_signer_impl *im = s->impl;
+    if (!done || !tbs || !tbs_len)
+        return PKI_SIGN_ERR_INTERNAL;
+    if (!pki_sig_alg_fits_key(alg, s->key_type))
+        return PKI_SIGN_ERR_BAD_ALG;
+    /* The peer's certificate, copied, so sealing runs without the lock. */
+    pthread_mutex_lock(&G_LINK.lock);
+    link_session *sess = G_LINK.started ? find_session(im->appliance) : NULL;
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    if (sess && (cert = malloc(sess->peer_cert_len))) {
+        memcpy(cert, sess->peer_cert, sess->peer_cert_len);
+        cert_len = sess->peer_cert_len;
+    }
+    pthread_mutex_unlock(&G_LINK.lock);
+    if (!sess || !cert) {
+        free(cert);
+        return !sess ? PKI_SIGN_ERR_OFFLINE : PKI_SIGN_ERR_INTERNAL;
+    }
+
+    link_sign_req req = {.alg = alg, .tbs = tbs, .tbs_len = tbs_len};
+    uint8_t *body = NULL, *env = NULL;
+    size_t body_len, env_len;
+    link_msg m;
+    int rc = link_sign_req_encode(&req, &body, &body_len);
+    if (rc == LINK_OK &&
+        link_msg_init(&m, LINK_MSG_SIGN_REQ, RELAY_LINK_NAME, im->appliance, MSG_LIFETIME) != 0)
+        rc = LINK_ERR_INTERNAL;
+    if (rc == LINK_OK) {
+        snprintf(m.ca_id, sizeof m.ca_id, "%s", im->ca_id);
+        snprintf(m.slot, sizeof m.slot, "%s", im->slot);
+        m.body = body;
+        m.body_len = body_len;
+        rc = link_seal(G_LINK.id, cert, cert_len, &m, &env, &env_len);
+    }
+    free(body);
+    free(cert);
+    pending *p = rc == LINK_OK ? calloc(1, sizeof *p) : NULL;
+    outmsg *o = p ? malloc(sizeof *o + LWS_PRE + env_len) : NULL;
+    if (!o || !(p->tbs = malloc(tbs_len)) || !(p->spki = malloc(s->spki_len))) {
+        if (p)
+            pending_free(p);
+        free(o);
+        free(env);
+        return PKI_SIGN_ERR_INTERNAL;
+    }
+    memcpy(p->id, m.request_id, LINK_ID_LEN);
+    snprintf(p->appliance, sizeof p->appliance, "%s", im->appliance);
+    memcpy(p->spki, s->spki, s->spki_len);
+    p->spki_len = s->spki_len;
+    p->alg = alg;
+    memcpy(p->tbs, tbs, tbs_len);
+    p->tbs_len = tbs_len;
+    p->done = done;
+    p->ctx = ctx;
+    p->deadline_ms = mono_ms() + im->timeout_ms;
+    o->next = NULL;
+    o->len = env_len;
+    memcpy(o->data + LWS_PRE, env, env_len);
+    free(env);
+
+    pthread_mutex_lock(&G_LINK.lock);
+    sess = find_session(im->appliance); /* it may have gone while we sealed */
+    if (sess) {
+        if (sess->out_tail)
+            sess->out_tail->next = o;
+        else
+            sess->out_head = o;
+        sess->out_tail = o;
+        p->next = g_pending;
+        g_pending = p;
+    }
+    struct lws_context *lctx = G_LINK.ctx;
+    pthread_mutex_unlock(&G_LINK.lock);
+    if (!sess) {
+        free(o);
+        pending_free(p);
+        return PKI_SIGN_ERR_OFFLINE;
+    }
+    lws_cancel_service(lctx); /* the loop asks for a writable callback */
+    return 0;
+}
+
+static void link_destroy(pki_signer *s)
+{
+    free(s->impl);
+    free(s->spki);
+    free(s);
+}
+
+static const struct pki_signer_ops LINK_SIGNER_OPS = {.sign = link_sign, .destroy = link_destroy};
+
+pki_signer *relay_link_signer_new(const char *appliance, const char *slot, const char *ca_id,
+                                  const uint8_t *spki, size_t spki_len, unsigned timeout_ms,
+                                  char *err, size_t errlen)
+{
+    pki_key_type type;
+    unsigned bits;
+    if (pki_spki_info(spki, spki_len, &type, &bits, err, errlen) != 0)
+        return NULL;
+    if (strlen(appliance) >= LINK_NAME_MAX || strlen(slot) >= LINK_NAME_MAX ||
+        strlen(ca_id ? ca_id : "") >= LINK_NAME_MAX) {
+        snprintf(err, errlen, "appliance, slot or CA name too long");
+        return NULL;
+    }
+    pki_signer *s = calloc(1, sizeof *s);
+    link_signer_impl *im = calloc(1, sizeof *im);
+    if (!s || !im || !(s->spki = malloc(spki_len))) {
+        free(s);
+        free(im);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    memcpy(s->spki, spki, spki_len);
+    s->spki_len = spki_len;
+    s->ops = &LINK_SIGNER_OPS;
+    s->key_type = type;
+    s->rsa_bits = bits;
+    s->default_alg = pki_sig_alg_default(type);
+    snprintf(im->appliance, sizeof im->appliance, "%s", appliance);
+    snprintf(im->slot, sizeof im->slot, "%s", slot);
+    snprintf(im->ca_id, sizeof im->ca_id, "%s", ca_id ? ca_id : "");
+    im->timeout_ms = timeout_ms ? timeout_ms : RELAY_LINK_SIGN_TIMEOUT_MS;
+    s->impl = im;
+    return s;
+}
+
+/* ---- Completion on the loop --------------------------------------------------------------- */
+
+/* Takes the pending request (lock held by nobody). */
+static pending *take(const char *appliance, const uint8_t id[LINK_ID_LEN])
+{
+    pthread_mutex_lock(&G_LINK.lock);
+    pending *found = NULL;
+    for (pending **pp = &g_pending; *pp; pp = &(*pp)->next)
+        if (memcmp((*pp)->id, id, LINK_ID_LEN) == 0 && strcmp((*pp)->appliance, appliance) == 0) {
+            found = *pp;
+            *pp = found->next;
+            break;
+        }
+    pthread_mutex_unlock(&G_LINK.lock);
+    return found;
+}
+
+void link_signer_on_response(const link_msg *m)
+{
+    pending *p = take(m->sender, m->request_id);
+    if (!p) {
+        pki_warn("link: a sign response from %s for no waiting request (late or unknown)",
+                 m->sender);
+        return;
+    }
+    link_sign_resp r;
+    if (link_sign_resp_decode(m->body, m->body_len, &r) != LINK_OK) {
+        pki_warn("link: malformed sign response from %s", m->sender);
+        p->done(p->ctx, PKI_SIGN_ERR_INTERNAL, NULL, 0);
+    } else if (r.status != PKI_SIGN_OK) {
+        pki_warn("link: appliance %s refused to sign: %s (%s)", m->sender,
+                 pki_sign_status_text(r.status), r.reason);
+        p->done(p->ctx, r.status, NULL, 0);
+    } else if (pki_spki_verify(p->spki, p->spki_len, p->alg, p->tbs, p->tbs_len, r.sig,
+                               r.sig_len) != 0) {
+        /* Never hand on a signature the CA's key did not make. */
+        pki_err("link: appliance %s returned a signature that does not verify with the CA key",
+                m->sender);
+        p->done(p->ctx, PKI_SIGN_ERR_BAD_SIGNATURE, NULL, 0);
+    } else {
+        p->done(p->ctx, PKI_SIGN_OK, r.sig, r.sig_len);
+    }
+    pending_free(p);
+}
+
+/* Fails requests that timed out, or all of an appliance's when it went away (appliance may be
+ * NULL: only timeouts). Completions run without the lock. */
+void link_signer_sweep(const char *gone_appliance)
+{
+    int64_t now = mono_ms();
+    pending *expired = NULL;
+    pthread_mutex_lock(&G_LINK.lock);
+    for (pending **pp = &g_pending; *pp;) {
+        pending *p = *pp;
+        int gone = gone_appliance && strcmp(p->appliance, gone_appliance) == 0;
+        if (gone || now >= p->deadline_ms) {
+            *pp = p->next;
+            p->next = expired;
+            p->deadline_ms = gone ? -1 : p->deadline_ms;
+            expired = p;
+        } else {
+            pp = &p->next;
+        }
+    }
+    pthread_mutex_unlock(&G_LINK.lock);
+    while (expired) {
+        pending *p = expired;
+        expired = p->next;
+        int status = p->deadline_ms < 0 ? PKI_SIGN_ERR_OFFLINE : PKI_SIGN_ERR_TIMEOUT;
+        pki_warn("link: sign request to %s failed: %s", p->appliance, pki_sign_status_text(status));
+        p->done(p->ctx, status, NULL, 0);
+        pending_free(p);
+    }
+}

@@ -1,0 +1,184 @@
+"""Signing through the link on a virtual YubiKey (pcscd + vpcd + piv-sim): relay -> agent ->
+piv-sim and back. A CRL and a certificate whose issuer is the slot's CA are signed, verified by
+the relay against the CA key, and checked with openssl and python3-cryptography. Each hostile or
+failing case is refused with its own error and nothing is signed: another issuer, a kind the
+appliance's policy forbids, a public key that is not the slot's (the relay's own check), an
+appliance that is not connected, a YubiKey that is not there."""
+import base64
+import datetime
+import os
+import sys
+import tempfile
+import time
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+import linktest
+import relaytest
+from agentlib import PIN, expect, make_template, set_up, wait_key
+from pivsim import PcscEnv
+
+
+def der_len(n):
+    if n < 128:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def assemble(tbs, sig):
+    """Certificate or CRL DER: SEQUENCE { tbs, ecdsa-with-SHA256, BIT STRING sig }."""
+    alg = bytes.fromhex("300a06082a8648ce3d040302")
+    bits = b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig
+    body = tbs + alg + bits
+    return b"\x30" + der_len(len(body)) + body
+
+
+def tbs_crl(issuer):
+    k = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(issuer)
+           .last_update(now).next_update(now + datetime.timedelta(days=1))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(4242)
+                                    .revocation_date(now).build())
+           .sign(k, hashes.SHA256()))
+    return crl.tbs_certlist_bytes
+
+
+def tbs_cert(issuer, ca_key_id):
+    k = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().issuer_name(issuer)
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf.example")]))
+            .public_key(k.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.AuthorityKeyIdentifier(ca_key_id, None, None), False)
+            .sign(k, hashes.SHA256()))
+    return cert.tbs_certificate_bytes
+
+
+def tbs_csr():
+    k = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+           .sign(k, hashes.SHA256()))
+    return csr.tbs_certrequest_bytes
+
+
+class LinkSign(unittest.TestCase):
+    def test_sign_through_the_appliance(self):
+        work = tempfile.mkdtemp(prefix="link-sign-")
+        state = relaytest.new_state_dir(self)
+        with PcscEnv(n_keys=1) as env, linktest.relay(state) as r:
+            rc = linktest.admin(r)
+            ag = linktest.agentlib.agent(linktest.AGENT_LINK, env=env.env)
+            with ag:
+                ac = linktest.agent_client(ag)
+                serial = env.serials[0]
+                wait_key(ac, serial)
+                set_up(ac, serial)
+                expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
+                               {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
+                res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
+                                     {"pin": PIN, "template": make_template(work),
+                                      "mode": "self-signed"}), 200)
+                ca_pem = res.json()["certificate"]
+                ca = x509.load_pem_x509_certificate(ca_pem.encode())
+                ca_pub_pem = ca.public_key().public_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                ca_file = os.path.join(work, "ca.pem")
+                with open(ca_file, "w") as f:
+                    f.write(ca_pem)
+
+                tok = linktest.token(rc)
+                res = linktest.enrol(ac, tok)
+                self.assertEqual(res.status, 200, res.body)
+                device = res.json()["device"]
+                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
+                                  what="appliance online")
+                # The relay lists the appliance's YubiKey and its slots.
+                keys = linktest.appliances(rc)[device]["keys"]
+                self.assertEqual([k["serial"] for k in keys], [serial])
+
+                def sign(tbs, pub=ca_pub_pem, appliance=device, slot=f"{serial}/9c", **kw):
+                    body = {"appliance": appliance, "slot": slot, "ca_id": "ca-test",
+                            "algorithm": "ecdsa-with-SHA256",
+                            "tbs": base64.b64encode(tbs).decode(), "public_key": pub}
+                    body.update(kw)
+                    return rc.post("/api/v1/appliances/signature", body)
+
+                # A CRL of the slot's CA: signed on the card, verified by the relay, by
+                # python3-cryptography and by openssl.
+                tbs = tbs_crl(ca.subject)
+                t0 = time.monotonic()
+                res = sign(tbs)
+                took = time.monotonic() - t0
+                self.assertEqual(res.status, 200, res.body)
+                sig = base64.b64decode(res.json()["signature"])
+                ca.public_key().verify(sig, tbs, ec.ECDSA(hashes.SHA256()))
+                crl_file = os.path.join(work, "crl.der")
+                with open(crl_file, "wb") as f:
+                    f.write(assemble(tbs, sig))
+                out = relaytest.openssl("crl", "-inform", "DER", "-in", crl_file, "-CAfile",
+                                        ca_file, "-noout", "-text")
+                self.assertIn("verify OK", out.stderr + out.stdout)
+                print(f"CRL signed through relay -> agent -> piv-sim in {took * 1000:.0f} ms")
+
+                # A certificate the CA issues.
+                ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+                tbs = tbs_cert(ca.subject, ski.digest)
+                res = sign(tbs)
+                self.assertEqual(res.status, 200, res.body)
+                cert = x509.load_der_x509_certificate(assemble(tbs, base64.b64decode(
+                    res.json()["signature"])))
+                ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
+                                       ec.ECDSA(hashes.SHA256()))
+                leaf = os.path.join(work, "leaf.pem")
+                with open(leaf, "wb") as f:
+                    f.write(cert.public_bytes(serialization.Encoding.PEM))
+                relaytest.openssl("verify", "-CAfile", ca_file, leaf)
+
+                # Hostile and failing requests, each with its own error; nothing signed.
+                other = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another CA")])
+                res = sign(tbs_crl(other))
+                relaytest.assert_error(self, res, 403, "policy_refused")
+                res = sign(tbs_csr())  # the default policy signs certificates, CRLs, OCSP only
+                relaytest.assert_error(self, res, 403, "policy_refused")
+                stranger = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                res = sign(tbs_crl(ca.subject), pub=stranger)  # the relay's own check
+                relaytest.assert_error(self, res, 502, "bad_signature")
+                t0 = time.monotonic()
+                res = sign(tbs_crl(ca.subject), appliance="device:0000000000000000")
+                relaytest.assert_error(self, res, 503, "appliance_offline")
+                self.assertLess(time.monotonic() - t0, 1.0)
+                res = sign(tbs_crl(ca.subject), slot="99999999/9c")
+                relaytest.assert_error(self, res, 503, "card_absent")
+
+                audit = ac.get("/api/audit").json()
+                signs = [e for e in audit if e.get("event") == "link.sign"]
+                self.assertGreaterEqual(len(signs), 5, audit)
+                details = " | ".join(str(e.get("detail")) for e in signs)
+                self.assertIn("another issuer", details)
+                self.assertIn("does not allow signing a csr", details)
+
+            # The appliance stopped: the next request fails at once, clearly.
+            linktest.wait_for(lambda: not linktest.appliances(rc)[device]["online"],
+                              what="offline")
+            t0 = time.monotonic()
+            res = rc.post("/api/v1/appliances/signature", {
+                "appliance": device, "slot": f"{serial}/9c",
+                "tbs": base64.b64encode(tbs_crl(ca.subject)).decode(),
+                "public_key": ca_pub_pem})
+            relaytest.assert_error(self, res, 503, "appliance_offline")
+            self.assertLess(time.monotonic() - t0, 1.0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
