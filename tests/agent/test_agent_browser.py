@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 import browser  # noqa: E402  (tests/harness/browser)
 
 STEPS = ["login-page", "keys", "key-set-up", "wizard-choose-slot", "wizard-generate-key",
-         "wizard-paste-template", "wizard-root-done", "view-certificate", "wizard-csr",
+         "wizard-bad-template", "wizard-paste-template", "wizard-root-done", "view-certificate", "wizard-csr",
          "half-provisioned-slot", "complete-provisioning", "intermediate-done",
          "clear-slot-confirm", "slot-cleared", "reload"]
 

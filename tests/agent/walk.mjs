@@ -69,9 +69,19 @@ try {
     await page.locator('#key-pin').fill(PIN);
   });
 
-  await step('wizard-paste-template', async () => {
+  await step('wizard-bad-template', async () => {
     await page.locator('#key-submit').click();
     await page.locator('#public-key').waitFor({ state: 'attached' });
+    // Garbage in the paste box: a clear message, nothing provisioned.
+    s.expectStatus(400, '/slots/9c/provision');
+    await page.locator('#template').fill('this is not a certificate');
+    await page.locator('#mode-self-signed').check();
+    await page.locator('#cert-pin').fill(PIN);
+    await page.locator('#cert-submit').click();
+    await page.locator('#wizard-error').getByText('HSM provisioning certificate: no PEM certificate found').waitFor();
+  });
+
+  await step('wizard-paste-template', async () => {
     await page.locator('#template').fill(TEMPLATE);
     await page.locator('#mode-self-signed').check();
     await page.locator('#cert-pin').fill(PIN);

@@ -161,7 +161,9 @@ function certificateStep(serial, slot, publicKey) {
   });
   show(frame(2, el("p", { text: `YubiKey ${serial}, slot ${slot}` }),
     publicKey ? el("details", {}, el("summary", { text: "Public key" }), el("pre", { id: "public-key", text: publicKey })) : null,
-    modes, tplBox, signedBox, field("PIN", pin), submit, err));
+    modes, tplBox, signedBox, field("PIN", pin),
+    el("p", { class: "muted", text: "If the slot's touch policy asks for it, touch the YubiKey when it blinks." }),
+    submit, err));
 }
 
 function csrStep(serial, slot, csr) {
