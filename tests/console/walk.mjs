@@ -358,7 +358,7 @@ async function walkPki() {
     const confirm = page.getByRole('dialog', { name: 'Decline request' });
     await confirm.getByRole('button', { name: 'Decline' }).click();
     await page.getByText(/Request #\d+ declined/).waitFor();
-    assert.equal(await page.locator('tr.highlight').count(), 0, 'the declined request left the pending list');
+    await page.locator('tr.highlight').waitFor({ state: 'detached' }); // the declined request left the pending list
   });
 
   await step('public-request', async () => {
@@ -546,6 +546,18 @@ async function walkPki() {
     await page.getByRole('button', { name: 'Import CA' }).click();
     await page.getByRole('heading', { name: 'Imported' }).waitFor({ timeout: 60000 });
     await page.getByText('CN=Imported Root').first().waitFor();
+  });
+
+  await step('appliances', async () => {
+    await nav('Appliances');
+    await page.getByText('No appliance is enrolled yet.').waitFor();
+    await page.getByLabel('For CA').selectOption({ label: 'Example Issuing' });
+    await page.getByLabel('Valid for (hours)').fill('2');
+    await page.getByRole('button', { name: 'Create enrolment token' }).click();
+    const tok = page.getByLabel('Enrolment token');
+    await tok.waitFor();
+    assert.match(await tok.inputValue(), /^enrol_/);
+    assert.match(await page.getByLabel('Link URL').inputValue(), /^wss?:\/\//);
   });
 
   await step('users', async () => {

@@ -7,5 +7,5 @@ export const FEATURES = {
   requests: true,
   certificates: true,
   acme: true,
-  appliances: false,
+  appliances: true,
 };
