@@ -53,6 +53,13 @@ static int fail_rc_yk(ykpiv_state *yk, yk_result *r, ykpiv_rc rc, const char *st
     if (rc == YKPIV_PCSC_ERROR)
         return ykc_fail(r, PKI_SIGN_ERR_CARD_ABSENT, 503, "card_absent",
                         "%s: the YubiKey was removed or does not answer", step);
+    int tries = -1;
+    if (rc == YKPIV_AUTHENTICATION_ERROR && yk && ykpiv_get_pin_retries(yk, &tries) == YKPIV_OK &&
+        tries == 0) {
+        r->retries = 0;
+        return ykc_fail(r, PKI_SIGN_ERR_PIN_BLOCKED, 423, "pin_blocked",
+                        "%s: the PIN is blocked; unblock it with the PUK (or reset the key)", step);
+    }
     if (rc == YKPIV_AUTHENTICATION_ERROR)
         return ykc_fail(r, PKI_SIGN_ERR_PIN_REQUIRED, 403, "not_authorised",
                         "%s: the card refused: PIN or management key not verified", step);

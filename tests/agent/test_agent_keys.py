@@ -101,6 +101,10 @@ def check_pin_safety(c, env, d, work):
     r = expect(c.post(f"/api/keys/{serial}/slots/9c/provision",
                       {"pin": PIN, "template": template, "mode": "self-signed"}), 423,
                "pin_blocked")
+    # without a PIN the card itself refuses, and the answer still says the PIN is blocked
+    r = expect(c.post(f"/api/keys/{serial}/slots/9c/provision",
+                      {"template": template, "mode": "self-signed"}), 423, "pin_blocked")
+    assert r.json()["error"]["retries"] == 0
     expect(c.get("/healthz"), 200)
     audit = [e["event"] for e in c.get("/api/audit").json()]
     assert "pin_failed" in audit
