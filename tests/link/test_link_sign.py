@@ -9,6 +9,7 @@ import datetime
 import os
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -178,6 +179,48 @@ class LinkSign(unittest.TestCase):
                 "public_key": ca_pub_pem})
             relaytest.assert_error(self, res, 503, "appliance_offline")
             self.assertLess(time.monotonic() - t0, 1.0)
+
+            # An appliance killed with requests in flight: every caller gets a signature that
+            # verifies or a clear error, at once, and nothing waits for its timeout.
+            ag2 = linktest.agentlib.agent(linktest.AGENT_LINK, env=env.env)
+            ag2.start()
+            try:
+                ac2 = linktest.agent_client(ag2)
+                res = linktest.enrol(ac2, linktest.token(rc))
+                self.assertEqual(res.status, 200, res.body)
+                device2 = res.json()["device"]
+                linktest.wait_for(lambda: linktest.appliances(rc).get(device2, {}).get("online"),
+                                  what="second appliance online")
+                tbs = tbs_crl(ca.subject)
+                results = []
+
+                def one():
+                    c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
+                    for _ in range(20):
+                        t = time.monotonic()
+                        res = c.post("/api/v1/appliances/signature", {
+                            "appliance": device2, "slot": f"{serial}/9c",
+                            "tbs": base64.b64encode(tbs).decode(), "public_key": ca_pub_pem})
+                        results.append((res, time.monotonic() - t))
+
+                threads = [threading.Thread(target=one) for _ in range(4)]
+                for t in threads:
+                    t.start()
+                linktest.wait_for(lambda: len(results) >= 4, what="requests under way")
+                ag2.kill()
+                for t in threads:
+                    t.join(timeout=60)
+            finally:
+                ag2.kill()
+            ok = [x for x in results if x[0].status == 200]
+            failed = [x for x in results if x[0].status != 200]
+            self.assertTrue(ok and failed, [x[0].status for x in results])
+            for res, _ in ok:
+                ca.public_key().verify(base64.b64decode(res.json()["signature"]), tbs,
+                                       ec.ECDSA(hashes.SHA256()))
+            for res, took in failed:
+                relaytest.assert_error(self, res, 503, "appliance_offline")
+                self.assertLess(took, 2.0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,160 @@
+"""Driver of scripts/bench/link.sh: relay + agent + pcscd/vpcd/piv-sim (two virtual keys) on
+loopback. Prints BENCH lines:
+  link_sign_median_ms / link_sign_p99_ms  one signature relay -> agent -> piv-sim (through the
+      admin API on a kept-alive HTTPS connection), baseline: the same signature made directly on
+      piv-sim with libykpiv in the same run (yk-direct-sign)
+  link_sign_added_median_ms  the difference of the medians (goal: <= 3 ms)
+  link_sigs_per_s_1key / _2keys  signatures per second from BENCH_CLIENTS parallel clients
+"""
+import base64
+import datetime
+import http.client
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+src = os.environ["PKI_SOURCE_DIR"]
+for p in ("tests/harness", "tests/link", "tests/relay", "tests/agent"):
+    sys.path.insert(0, os.path.join(src, p))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+import linktest  # noqa: E402
+import relaytest  # noqa: E402
+from agentlib import PIN, expect, make_template, set_up, wait_key  # noqa: E402
+from pivsim import PcscEnv  # noqa: E402
+
+N = int(os.environ.get("BENCH_RUNS", "300"))
+SECS = float(os.environ.get("BENCH_SECONDS", "10"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+
+
+def bench(name, value, unit, baseline=None):
+    line = f"BENCH name={name} value={value} unit={unit}"
+    if baseline is not None:
+        ratio = "inf" if baseline == 0 else f"{value / baseline:.3f}"
+        line += f" baseline={baseline} ratio={ratio}"
+    print(line, flush=True)
+
+
+def p99(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+
+
+def tbs_crl(issuer):
+    k = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateRevocationListBuilder().issuer_name(issuer).last_update(now)
+            .next_update(now + datetime.timedelta(days=1)).sign(k, hashes.SHA256())
+            ).tbs_certlist_bytes
+
+
+class Api:
+    """A kept-alive HTTPS connection to the relay with the admin session."""
+
+    def __init__(self, r, rc):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.conn = http.client.HTTPSConnection("127.0.0.1", r.port, context=ctx, timeout=30)
+        self.headers = {"Content-Type": "application/json", "X-CSRF-Token": rc.csrf,
+                        "Cookie": "; ".join(f"{k}={v}" for k, v in rc.cookies.items())}
+
+    def sign(self, body):
+        self.conn.request("POST", "/api/v1/appliances/signature", json.dumps(body), self.headers)
+        res = self.conn.getresponse()
+        data = res.read()
+        if res.status != 200:
+            raise RuntimeError(f"{res.status}: {data[:300]!r}")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="bench-link-")
+    state = tempfile.mkdtemp(prefix="bench-link-relay-")
+    os.chmod(state, 0o700)
+    with PcscEnv(n_keys=2) as env, linktest.relay(state) as r:
+        rc = linktest.admin(r)
+        ag = linktest.agentlib.agent(linktest.AGENT_LINK, env=env.env)
+        slots = []
+        with ag:
+            ac = linktest.agent_client(ag)
+            for serial in env.serials:
+                wait_key(ac, serial)
+                set_up(ac, serial)
+                expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
+                               {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
+                res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
+                                     {"pin": PIN, "template": make_template(work),
+                                      "mode": "self-signed"}), 200)
+                ca = x509.load_pem_x509_certificate(res.json()["certificate"].encode())
+                pub = ca.public_key().public_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                slots.append((serial, pub, base64.b64encode(tbs_crl(ca.subject)).decode()))
+
+            # Baseline in the same run, before the link carries anything: libykpiv straight
+            # to piv-sim.
+            tool = os.path.join(os.environ["PKI_BUILD_DIR"], "tests", "link", "yk-direct-sign")
+            out = subprocess.run([tool, env.readers[0], "9c", str(N)],
+                                 env={**os.environ, **env.env}, capture_output=True, text=True,
+                                 timeout=600, check=True).stdout
+            direct = [int(x) / 1000 for x in out.split()]
+
+            tok = linktest.token(rc)
+            device = expect(linktest.enrol(ac, tok), 200).json()["device"]
+            linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
+                              what="online")
+
+            def body(i):
+                serial, pub, tbs = slots[i]
+                return {"appliance": device, "slot": f"{serial}/9c", "tbs": tbs,
+                        "public_key": pub, "algorithm": "ecdsa-with-SHA256"}
+
+            api = Api(r, rc)
+            for _ in range(10):
+                api.sign(body(0))  # warm-up
+            times = []
+            for _ in range(N):
+                t0 = time.perf_counter()
+                api.sign(body(0))
+                times.append((time.perf_counter() - t0) * 1000)
+            med, dmed = statistics.median(times), statistics.median(direct)
+            bench("link_sign_median_ms", round(med, 2), "ms", round(dmed, 2))
+            bench("link_sign_p99_ms", round(p99(times), 2), "ms", round(p99(direct), 2))
+            bench("link_sign_added_median_ms", round(med - dmed, 2), "ms", 3.0)
+
+            def throughput(nkeys):
+                count = [0] * CLIENTS
+                stop = time.monotonic() + SECS
+
+                def worker(k):
+                    a = Api(r, rc)
+                    while time.monotonic() < stop:
+                        a.sign(body(k % nkeys))
+                        count[k] += 1
+
+                ts = [threading.Thread(target=worker, args=(k,)) for k in range(CLIENTS)]
+                t0 = time.monotonic()
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+                return sum(count) / (time.monotonic() - t0)
+
+            one = throughput(1)
+            two = throughput(2)
+            bench("link_sigs_per_s_1key", round(one, 1), "sig/s")
+            bench("link_sigs_per_s_2keys", round(two, 1), "sig/s", round(one, 1))
+
+
+if __name__ == "__main__":
+    main()
