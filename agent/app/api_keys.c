@@ -169,7 +169,6 @@ static void *job_thread(void *arg)
     api_job *j = arg;
     httpd_response resp = {0};
     if (j->reload) {
-        yk_manager_rescan(j->a->keys);
         json_t *list = yk_manager_list(j->a->keys);
         size_t i;
         json_t *k;
