@@ -5,6 +5,7 @@
 
 #include "pkix/pkix.h"
 #include "requests/csr.h"
+#include "util/encoding.h"
 
 static const char *gn_prefix(pkix_gn_type t)
 {
@@ -80,4 +81,20 @@ out:
         csr_info_free(out);
     pki_csr_free(csr);
     return rc;
+}
+
+int csr_from_params(json_t *params, csr_info *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *spki = json_string_value(json_object_get(params, "spki"));
+    const char *subject = json_string_value(json_object_get(params, "csr_subject"));
+    json_t *sans = json_object_get(params, "csr_sans");
+    const char *kt = json_string_value(json_object_get(params, "key_type"));
+    if (!spki || !subject || !json_is_array(sans) ||
+        pki_base64_decode(spki, strlen(spki), &out->spki, &out->spki_len) != 0)
+        return -1;
+    snprintf(out->subject, sizeof out->subject, "%s", subject);
+    snprintf(out->key_type, sizeof out->key_type, "%s", kt ? kt : "");
+    out->sans = json_incref(sans);
+    return 0;
 }

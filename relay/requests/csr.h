@@ -22,5 +22,9 @@ typedef struct {
 int csr_read(const uint8_t *data, size_t len, csr_info *out, const char **code, char *err,
              size_t errlen);
 void csr_info_free(csr_info *c);
+/* What a request stored at submission (csr_subject, csr_sans, key_type, spki in base64): the
+ * CSR was checked then, so approval needs no second parse and signature check. -1 when the
+ * parameters lack it (older requests: read the CSR again). */
+int csr_from_params(json_t *params, csr_info *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include "requests/csr.h"
 #include "requests/requests.h"
 #include "templates/templates.h"
+#include "util/encoding.h"
 
 /* ---- helpers ---- */
 
@@ -189,6 +190,9 @@ static void submit(api_call *c, int64_t user_id, const char *source)
         json_object_set_new(params, "csr_subject", json_string(csr.subject));
         json_object_set(params, "csr_sans", csr.sans);
         json_object_set_new(params, "key_type", json_string(csr.key_type));
+        char *spki64 = pki_base64_encode(csr.spki, csr.spki_len);
+        json_object_set_new(params, "spki", spki64 ? json_string(spki64) : json_null());
+        free(spki64);
         store_request r;
         memset(&r, 0, sizeof r);
         r.ca_id = ca.id;
@@ -286,15 +290,34 @@ done:
 }
 
 /* Approves (issues) one request inside a transaction; fills cert. */
-static int approve_one(api_call *c, store_request *r, json_t *overrides, store_cert *cert,
-                       int *status, char *err, size_t errlen)
+/* The checked CSR data of a request: from its stored parameters, else its CSR read again. */
+static int request_csr(const store_request *r, csr_info *csr, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *params = json_loads(r->params ? r->params : "{}", 0, &jerr);
+    int rc = params ? csr_from_params(params, csr) : -1;
+    json_decref(params);
+    if (rc == 0)
+        return 0;
+    const char *code;
+    if (!r->csr_der) {
+        snprintf(err, errlen, "the request has no CSR");
+        return -1;
+    }
+    return csr_read(r->csr_der, r->csr_len, csr, &code, err, errlen);
+}
+
+/* Approves (issues) one request inside a transaction; fills cert. given: a CSR the caller
+ * has just read and checked (claims), else the request's own. */
+static int approve_one(api_call *c, store_request *r, const csr_info *given, json_t *overrides,
+                       store_cert *cert, int *status, char *err, size_t errlen)
 {
     store_template t;
     store_ca ca;
     tpl_settings s;
-    csr_info csr;
-    const char *code;
-    memset(&csr, 0, sizeof csr);
+    csr_info own;
+    memset(&own, 0, sizeof own);
+    const csr_info *csr = given;
     *status = 500;
     if (store_template_get(c->st, 0, r->template_id, &t) != STORE_OK) {
         snprintf(err, errlen, "the template is gone");
@@ -307,7 +330,9 @@ static int approve_one(api_call *c, store_request *r, json_t *overrides, store_c
         return -1;
     }
     tpl_parse_stored(&s, t.settings);
-    if (!r->csr_der || csr_read(r->csr_der, r->csr_len, &csr, &code, err, errlen) != 0) {
+    if (!csr && request_csr(r, &own, err, errlen) == 0)
+        csr = &own;
+    if (!csr) {
         *status = 400;
     } else if (store_begin(c->st) != STORE_OK) {
         snprintf(err, errlen, "database busy");
@@ -315,7 +340,7 @@ static int approve_one(api_call *c, store_request *r, json_t *overrides, store_c
         store_rollback(c->st);
         *status = 409;
         snprintf(err, errlen, "the request was already decided");
-    } else if (issue_for(c, &ca, &t, &s, r, &csr, overrides, cert, status, err, errlen) != 0) {
+    } else if (issue_for(c, &ca, &t, &s, r, csr, overrides, cert, status, err, errlen) != 0) {
         store_rollback(c->st);
     } else {
         /* The audit entry is written in the same transaction as the certificate. */
@@ -333,7 +358,7 @@ static int approve_one(api_call *c, store_request *r, json_t *overrides, store_c
             rc = 0;
         }
     }
-    csr_info_free(&csr);
+    csr_info_free(&own);
     store_template_clear(&t);
     store_ca_clear(&ca);
     return rc;
@@ -356,15 +381,11 @@ void requests_claim(api_call *c)
         store_request_clear(&r);
         return;
     }
-    /* Keep the claimant's CSR with the request; its subject and SANs are overridden. */
-    free(r.csr_der);
-    r.csr_der = csr.der;
-    r.csr_len = csr.der_len;
-    csr.der = NULL;
+    /* The claimant's key; subject and SANs come from the pre-approved request. */
     store_cert cert;
     int status;
     char err[300];
-    if (approve_one(c, &r, NULL, &cert, &status, err, sizeof err) != 0) {
+    if (approve_one(c, &r, &csr, NULL, &cert, &status, err, sizeof err) != 0) {
         api_error(c, status, status == 409 ? "already_claimed" : "cannot_issue", "%s", err);
     } else {
         json_t *o = cert_json(&cert, true);
@@ -416,7 +437,7 @@ void requests_approve(api_call *c)
         store_cert cert;
         int status;
         char err[300];
-        if (approve_one(c, &r, ov, &cert, &status, err, sizeof err) != 0) {
+        if (approve_one(c, &r, NULL, ov, &cert, &status, err, sizeof err) != 0) {
             api_error(c, status, status == 409 ? "already_decided" : "cannot_issue", "%s", err);
         } else {
             store_request_clear(&r);
@@ -553,7 +574,7 @@ void requests_bulk(api_call *c)
             store_cert cert;
             int status;
             char err[300];
-            if (approve_one(c, &r, NULL, &cert, &status, err, sizeof err) == 0) {
+            if (approve_one(c, &r, NULL, NULL, &cert, &status, err, sizeof err) == 0) {
                 json_object_set_new(res, "status", json_string("issued"));
                 json_object_set_new(res, "certificate_id", json_integer(cert.id));
                 json_object_set_new(res, "serial", json_string(cert.serial));
