@@ -138,8 +138,35 @@ void relay_link_api_sign(api_call *c)
         return;
     const char *appliance, *slot, *ca_id, *alg_name, *tbs_b64, *pub_pem;
     int64_t timeout_ms;
-    if (!api_body_str(c, "appliance", true, LINK_NAME_MAX - 1, &appliance) ||
-        !api_body_str(c, "slot", true, 64, &slot) || !api_body_str(c, "ca_id", false, 64, &ca_id) ||
+    char targets[2048] = "";
+    /* One appliance and slot, or "targets": [{"appliance", "slot"}, …] holding the same key. */
+    json_t *list = json_object_get(c->json, "targets");
+    if (json_is_array(list) && json_array_size(list) > 0) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t)
+        {
+            const char *a = json_string_value(json_object_get(t, "appliance"));
+            const char *sl = json_string_value(json_object_get(t, "slot"));
+            size_t used = strlen(targets);
+            if (!a || !sl || strchr(a, ',') || strchr(sl, ',') ||
+                (size_t)snprintf(targets + used, sizeof targets - used, "%s%s/%s", used ? "," : "",
+                                 a, sl) >= sizeof targets - used) {
+                api_error(c, 400, "bad_request", "targets: a list of {appliance, slot}");
+                return;
+            }
+        }
+    } else {
+        if (!api_body_str(c, "appliance", true, LINK_NAME_MAX - 1, &appliance) ||
+            !api_body_str(c, "slot", true, 30, &slot))
+            return;
+        if (strchr(appliance, ',') || strchr(slot, ',')) {
+            api_error(c, 400, "bad_request", "appliance and slot are single names");
+            return;
+        }
+        snprintf(targets, sizeof targets, "%s/%s", appliance, slot);
+    }
+    if (!api_body_str(c, "ca_id", false, 64, &ca_id) ||
         !api_body_str(c, "algorithm", false, 64, &alg_name) ||
         !api_body_text(c, "tbs", true, 1024 * 1024, &tbs_b64) ||
         !api_body_text(c, "public_key", true, 16384, &pub_pem) ||
@@ -157,8 +184,8 @@ void relay_link_api_sign(api_call *c)
         api_error(c, 400, "bad_request", "public_key must be a PEM PUBLIC KEY");
         goto done;
     }
-    if (!(s = relay_link_signer_new(appliance, slot, ca_id, spki, spki_len, (unsigned)timeout_ms,
-                                    err, sizeof err))) {
+    if (!(s = relay_link_signer_new(targets, ca_id, spki, spki_len, (unsigned)timeout_ms, err,
+                                    sizeof err))) {
         api_error(c, 400, "bad_request", "%s", err);
         goto done;
     }

@@ -27,17 +27,18 @@ const struct lws_protocols *relay_link_protocols(void);
 int relay_link_start(relay_app *app);
 void relay_link_stop(void);
 
-/* The appliance-backed signer: signs with the key in slot ("<serial>/<slot>", e.g.
- * "12345678/9c") of the named appliance, whose public key is spki (the CA's). Asynchronous;
- * refuses at once with PKI_SIGN_ERR_OFFLINE when the appliance is not connected, completes with
- * PKI_SIGN_ERR_TIMEOUT after timeout_ms (0: RELAY_LINK_SIGN_TIMEOUT_MS), PKI_SIGN_ERR_OFFLINE
- * when the appliance goes away meanwhile, the appliance's own error (PIN blocked, card absent,
- * policy refused, …), or PKI_SIGN_ERR_BAD_SIGNATURE when what came back does not verify with
- * spki. Completions run on the event loop. */
+/* The appliance-backed signer for a CA whose public key is spki. targets names where the key
+ * lives: "<appliance>/<serial>/<slot>" (e.g. "device:0123456789abcdef/12345678/9c"), or several
+ * separated by commas when appliances hold the same key: each request goes to the online one
+ * with the fewest requests waiting, and moves to another when its appliance goes away.
+ * Asynchronous; refuses at once with PKI_SIGN_ERR_OFFLINE when none is connected, completes
+ * with PKI_SIGN_ERR_TIMEOUT after timeout_ms (0: RELAY_LINK_SIGN_TIMEOUT_MS),
+ * PKI_SIGN_ERR_OFFLINE when its appliance goes away and no other is there, the appliance's own
+ * error (PIN blocked, card absent, policy refused, …), or PKI_SIGN_ERR_BAD_SIGNATURE when what
+ * came back does not verify with spki. Completions run on the event loop. */
 #define RELAY_LINK_SIGN_TIMEOUT_MS 10000
-pki_signer *relay_link_signer_new(const char *appliance, const char *slot, const char *ca_id,
-                                  const uint8_t *spki, size_t spki_len, unsigned timeout_ms,
-                                  char *err, size_t errlen);
+pki_signer *relay_link_signer_new(const char *targets, const char *ca_id, const uint8_t *spki,
+                                  size_t spki_len, unsigned timeout_ms, char *err, size_t errlen);
 
 /* REST handlers (relay/api/routes.c). */
 void relay_link_api_list(api_call *c);        /* GET /api/v1/appliances */

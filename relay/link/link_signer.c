@@ -16,17 +16,24 @@
 
 #define MSG_LIFETIME 60
 
+#define MAX_CANDIDATES 8
+
+/* The signer: which appliances hold the CA's key (the same slot on each). */
 typedef struct {
-    char appliance[LINK_NAME_MAX];
-    char slot[LINK_NAME_MAX];
+    char appliances[MAX_CANDIDATES][LINK_NAME_MAX];
+    char slots[MAX_CANDIDATES][32]; /* "<serial>/<slot>" on that appliance */
+    size_t n;
     char ca_id[LINK_NAME_MAX];
     unsigned timeout_ms;
 } link_signer_impl;
 
+/* One request waiting for its answer. It carries everything needed to send it again, so when
+ * its appliance goes away it moves to another one that holds the key. */
 typedef struct pending {
     struct pending *next;
     uint8_t id[LINK_ID_LEN];
-    char appliance[LINK_NAME_MAX];
+    char appliance[LINK_NAME_MAX]; /* where it is now */
+    link_signer_impl cand;         /* a copy: the signer may be freed by a caller that gave up */
     uint8_t *spki;
     size_t spki_len;
     pki_sig_alg alg;
@@ -62,72 +69,77 @@ static link_session *find_session(const char *appliance)
     return NULL;
 }
 
-static int link_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t tbs_len,
-                     pki_sign_done_fn done, void *ctx)
+/* The online candidate with the fewest requests waiting (lock held), or NULL; *which is its
+ * index. Balances the load and fails over in one rule. */
+static link_session *choose(const link_signer_impl *c, size_t *which)
 {
-    link_signer_impl *im = s->impl;
-    if (!done || !tbs || !tbs_len)
-        return PKI_SIGN_ERR_INTERNAL;
-    if (!pki_sig_alg_fits_key(alg, s->key_type))
-        return PKI_SIGN_ERR_BAD_ALG;
-    /* The peer's certificate, copied, so sealing runs without the lock. */
-    pthread_mutex_lock(&G_LINK.lock);
-    link_session *sess = G_LINK.started ? find_session(im->appliance) : NULL;
+    link_session *best = NULL;
+    size_t best_load = (size_t)-1;
+    for (size_t i = 0; i < c->n; i++) {
+        link_session *s = find_session(c->appliances[i]);
+        if (!s)
+            continue;
+        size_t load = 0;
+        for (pending *p = g_pending; p; p = p->next)
+            load += strcmp(p->appliance, c->appliances[i]) == 0;
+        if (load < best_load) {
+            best = s;
+            best_load = load;
+            *which = i;
+        }
+    }
+    return best;
+}
+
+/* Seals p as a new sign request to the best online candidate and queues it; p joins the
+ * waiting list. 0, or PKI_SIGN_ERR_OFFLINE / _INTERNAL (p is then not listed). */
+static int send_pending(pending *p)
+{
+    char name[LINK_NAME_MAX];
     uint8_t *cert = NULL;
-    size_t cert_len = 0;
+    size_t cert_len = 0, which = 0;
+    pthread_mutex_lock(&G_LINK.lock);
+    link_session *sess = G_LINK.started ? choose(&p->cand, &which) : NULL;
     if (sess && (cert = malloc(sess->peer_cert_len))) {
         memcpy(cert, sess->peer_cert, sess->peer_cert_len);
         cert_len = sess->peer_cert_len;
+        snprintf(name, sizeof name, "%s", sess->peer);
     }
     pthread_mutex_unlock(&G_LINK.lock);
     if (!sess || !cert) {
         free(cert);
         return !sess ? PKI_SIGN_ERR_OFFLINE : PKI_SIGN_ERR_INTERNAL;
     }
-
-    link_sign_req req = {.alg = alg, .tbs = tbs, .tbs_len = tbs_len};
+    link_sign_req req = {.alg = p->alg, .tbs = p->tbs, .tbs_len = p->tbs_len};
     uint8_t *body = NULL, *env = NULL;
-    size_t body_len, env_len;
+    size_t body_len, env_len = 0;
     link_msg m;
     int rc = link_sign_req_encode(&req, &body, &body_len);
     if (rc == LINK_OK &&
-        link_msg_init(&m, LINK_MSG_SIGN_REQ, RELAY_LINK_NAME, im->appliance, MSG_LIFETIME) != 0)
+        link_msg_init(&m, LINK_MSG_SIGN_REQ, RELAY_LINK_NAME, name, MSG_LIFETIME) != 0)
         rc = LINK_ERR_INTERNAL;
     if (rc == LINK_OK) {
-        snprintf(m.ca_id, sizeof m.ca_id, "%s", im->ca_id);
-        snprintf(m.slot, sizeof m.slot, "%s", im->slot);
+        snprintf(m.ca_id, sizeof m.ca_id, "%s", p->cand.ca_id);
+        snprintf(m.slot, sizeof m.slot, "%s", p->cand.slots[which]);
         m.body = body;
         m.body_len = body_len;
         rc = link_seal(G_LINK.id, cert, cert_len, &m, &env, &env_len);
     }
     free(body);
     free(cert);
-    pending *p = rc == LINK_OK ? calloc(1, sizeof *p) : NULL;
-    outmsg *o = p ? malloc(sizeof *o + LWS_PRE + env_len) : NULL;
-    if (!o || !(p->tbs = malloc(tbs_len)) || !(p->spki = malloc(s->spki_len))) {
-        if (p)
-            pending_free(p);
-        free(o);
+    outmsg *o = rc == LINK_OK ? malloc(sizeof *o + LWS_PRE + env_len) : NULL;
+    if (!o) {
         free(env);
         return PKI_SIGN_ERR_INTERNAL;
     }
-    memcpy(p->id, m.request_id, LINK_ID_LEN);
-    snprintf(p->appliance, sizeof p->appliance, "%s", im->appliance);
-    memcpy(p->spki, s->spki, s->spki_len);
-    p->spki_len = s->spki_len;
-    p->alg = alg;
-    memcpy(p->tbs, tbs, tbs_len);
-    p->tbs_len = tbs_len;
-    p->done = done;
-    p->ctx = ctx;
-    p->deadline_ms = mono_ms() + im->timeout_ms;
     o->next = NULL;
     o->len = env_len;
     memcpy(o->data + LWS_PRE, env, env_len);
     free(env);
-
+    memcpy(p->id, m.request_id, LINK_ID_LEN);
+    snprintf(p->appliance, sizeof p->appliance, "%s", name);
     pthread_mutex_lock(&G_LINK.lock);
-    sess = find_session(im->appliance); /* it may have gone while we sealed */
+    sess = find_session(name); /* it may have gone while we sealed */
     if (sess) {
         if (sess->out_tail)
             sess->out_tail->next = o;
@@ -141,11 +153,39 @@ static int link_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t 
     pthread_mutex_unlock(&G_LINK.lock);
     if (!sess) {
         free(o);
-        pending_free(p);
         return PKI_SIGN_ERR_OFFLINE;
     }
     lws_cancel_service(lctx); /* the loop asks for a writable callback */
     return 0;
+}
+
+static int link_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t tbs_len,
+                     pki_sign_done_fn done, void *ctx)
+{
+    link_signer_impl *im = s->impl;
+    if (!done || !tbs || !tbs_len)
+        return PKI_SIGN_ERR_INTERNAL;
+    if (!pki_sig_alg_fits_key(alg, s->key_type))
+        return PKI_SIGN_ERR_BAD_ALG;
+    pending *p = calloc(1, sizeof *p);
+    if (!p || !(p->tbs = malloc(tbs_len)) || !(p->spki = malloc(s->spki_len))) {
+        if (p)
+            pending_free(p);
+        return PKI_SIGN_ERR_INTERNAL;
+    }
+    p->cand = *im;
+    memcpy(p->spki, s->spki, s->spki_len);
+    p->spki_len = s->spki_len;
+    p->alg = alg;
+    memcpy(p->tbs, tbs, tbs_len);
+    p->tbs_len = tbs_len;
+    p->done = done;
+    p->ctx = ctx;
+    p->deadline_ms = mono_ms() + im->timeout_ms;
+    int rc = send_pending(p);
+    if (rc != 0)
+        pending_free(p);
+    return rc;
 }
 
 static void link_destroy(pki_signer *s)
@@ -157,17 +197,15 @@ static void link_destroy(pki_signer *s)
 
 static const struct pki_signer_ops LINK_SIGNER_OPS = {.sign = link_sign, .destroy = link_destroy};
 
-pki_signer *relay_link_signer_new(const char *appliance, const char *slot, const char *ca_id,
-                                  const uint8_t *spki, size_t spki_len, unsigned timeout_ms,
-                                  char *err, size_t errlen)
+pki_signer *relay_link_signer_new(const char *targets, const char *ca_id, const uint8_t *spki,
+                                  size_t spki_len, unsigned timeout_ms, char *err, size_t errlen)
 {
     pki_key_type type;
     unsigned bits;
     if (pki_spki_info(spki, spki_len, &type, &bits, err, errlen) != 0)
         return NULL;
-    if (strlen(appliance) >= LINK_NAME_MAX || strlen(slot) >= LINK_NAME_MAX ||
-        strlen(ca_id ? ca_id : "") >= LINK_NAME_MAX) {
-        snprintf(err, errlen, "appliance, slot or CA name too long");
+    if (strlen(ca_id ? ca_id : "") >= LINK_NAME_MAX) {
+        snprintf(err, errlen, "CA id too long");
         return NULL;
     }
     pki_signer *s = calloc(1, sizeof *s);
@@ -184,8 +222,35 @@ pki_signer *relay_link_signer_new(const char *appliance, const char *slot, const
     s->key_type = type;
     s->rsa_bits = bits;
     s->default_alg = pki_sig_alg_default(type);
-    snprintf(im->appliance, sizeof im->appliance, "%s", appliance);
-    snprintf(im->slot, sizeof im->slot, "%s", slot);
+    /* "<appliance>/<serial>/<slot>[,…]": every appliance that holds the key, and where. */
+    for (const char *p = targets; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *slash = memchr(p, '/', len);
+        size_t name_len = slash ? (size_t)(slash - p) : 0;
+        if (!slash || name_len == 0 || name_len >= LINK_NAME_MAX || len - name_len - 1 == 0 ||
+            len - name_len - 1 >= sizeof im->slots[0] || im->n == MAX_CANDIDATES) {
+            snprintf(err, errlen,
+                     "targets: 1 to %d entries <appliance>/<serial>/<slot> separated by commas",
+                     MAX_CANDIDATES);
+            free(s->spki);
+            free(s);
+            free(im);
+            return NULL;
+        }
+        memcpy(im->appliances[im->n], p, name_len);
+        im->appliances[im->n][name_len] = 0;
+        memcpy(im->slots[im->n], slash + 1, len - name_len - 1);
+        im->slots[im->n][len - name_len - 1] = 0;
+        im->n++;
+        p += len + (p[len] == ',');
+    }
+    if (im->n == 0) {
+        snprintf(err, errlen, "no appliance named");
+        free(s->spki);
+        free(s);
+        free(im);
+        return NULL;
+    }
     snprintf(im->ca_id, sizeof im->ca_id, "%s", ca_id ? ca_id : "");
     im->timeout_ms = timeout_ms ? timeout_ms : RELAY_LINK_SIGN_TIMEOUT_MS;
     s->impl = im;
@@ -260,6 +325,15 @@ void link_signer_sweep(const char *gone_appliance)
     while (expired) {
         pending *p = expired;
         expired = p->next;
+        if (p->deadline_ms < 0) {
+            /* Its appliance went away: another one holding the key takes it over. */
+            p->deadline_ms = mono_ms() + p->cand.timeout_ms;
+            if (send_pending(p) == 0) {
+                pki_info("link: sign request moved from %s to %s", gone_appliance, p->appliance);
+                continue;
+            }
+            p->deadline_ms = -1;
+        }
         int status = p->deadline_ms < 0 ? PKI_SIGN_ERR_OFFLINE : PKI_SIGN_ERR_TIMEOUT;
         pki_warn("link: sign request to %s failed: %s", p->appliance, pki_sign_status_text(status));
         p->done(p->ctx, status, NULL, 0);
