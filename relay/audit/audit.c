@@ -19,13 +19,19 @@ static int add_entry(void *ctx, const store_audit *e)
 
 void audit_list(api_call *c)
 {
-    long long limit, before;
+    long long limit, before, ca_id;
+    char action[64];
     if (!api_query_int(c, "limit", 1, 1000, 100, &limit) ||
-        !api_query_int(c, "before", 0, INT64_MAX, 0, &before))
+        !api_query_int(c, "before", 0, INT64_MAX, 0, &before) ||
+        !api_query_int(c, "ca_id", 0, INT64_MAX, 0, &ca_id))
         return;
+    store_audit_filter f = {.user_id = c->user.admin ? 0 : c->user.id,
+                            .before = before,
+                            .limit = (int)limit,
+                            .action = api_query(c, "action", action, sizeof action),
+                            .ca_id = ca_id};
     json_t *arr = json_array();
-    if (store_audit_list(c->st, c->user.admin ? 0 : c->user.id, before, (int)limit, add_entry,
-                         arr) != STORE_OK) {
+    if (store_audit_list(c->st, &f, add_entry, arr) != STORE_OK) {
         json_decref(arr);
         api_error(c, 500, "internal", "cannot read the audit log");
         return;

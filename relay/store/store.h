@@ -100,11 +100,18 @@ typedef struct {
 } store_audit;
 
 int store_audit_append(store *s, const store_audit *e);
-/* Newest first, at most limit entries with id < before (0 = from the newest). user_id 0 means
- * every entry (administrators); otherwise the user's own actions. */
+/* Newest first, at most f->limit entries with id < f->before (0 = from the newest). user_id 0
+ * means every entry (administrators); otherwise the user's own actions. action: a prefix
+ * ("ca." or "certificate.revoke"), NULL any; ca_id 0 any. */
+typedef struct {
+    int64_t user_id;
+    int64_t before;
+    int limit;
+    const char *action;
+    int64_t ca_id;
+} store_audit_filter;
 typedef int (*store_audit_fn)(void *ctx, const store_audit *e);
-int store_audit_list(store *s, int64_t user_id, int64_t before, int limit, store_audit_fn fn,
-                     void *ctx);
+int store_audit_list(store *s, const store_audit_filter *f, store_audit_fn fn, void *ctx);
 /* Deletes entries older than cutoff; *deleted set. */
 int store_audit_purge(store *s, int64_t cutoff, int64_t *deleted);
 

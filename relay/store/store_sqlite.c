@@ -319,14 +319,14 @@ int store_audit_append(store *s, const store_audit *e)
     return STORE_OK;
 }
 
-int store_audit_list(store *s, int64_t user_id, int64_t before, int limit, store_audit_fn fn,
-                     void *ctx)
+int store_audit_list(store *s, const store_audit_filter *f, store_audit_fn fn, void *ctx)
 {
     sqlite3_stmt *st = db_query(
         s->d,
         "SELECT id, time, user_id, actor, action, target, remote, detail, ca_id FROM audit "
-        "WHERE (?1=0 OR user_id=?1) AND (?2=0 OR id<?2) ORDER BY id DESC LIMIT ?3",
-        "iiI", user_id, before, limit);
+        "WHERE (?1=0 OR user_id=?1) AND (?2=0 OR id<?2) AND (?4 IS NULL OR substr(action, 1, "
+        "length(?4))=?4) AND (?5=0 OR ca_id=?5) ORDER BY id DESC LIMIT ?3",
+        "iiIti", f->user_id, f->before, f->limit, f->action, f->ca_id);
     if (!st)
         return STORE_ERROR;
     int rc;

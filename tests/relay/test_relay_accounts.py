@@ -199,6 +199,11 @@ class Sessions(unittest.TestCase):
         self.assertTrue(mine)
         self.assertTrue(all(e["actor"] == "gina" for e in mine))
         assert_error(self, g.get("/api/v1/audit?limit=abc"), 400, "bad_query")
+        # Searchable by action prefix.
+        only = admin.get("/api/v1/audit?action=token.").json()["entries"]
+        self.assertTrue(only)
+        self.assertTrue(all(e["action"].startswith("token.") for e in only))
+        self.assertEqual(admin.get("/api/v1/audit?action=no.such.").json()["entries"], [])
 
 
 class Expiry(unittest.TestCase):
