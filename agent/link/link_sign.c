@@ -91,12 +91,27 @@ static int check_policy(agent_link *l, const sign_job *j, const uint8_t *cert, s
         ok = same_span(t->issuer_der, is.name_der, is.name_len);
     else
         ok = 1; /* CSR and CMS attributes name no issuer */
-    pki_issuer_free(&is);
     if (!ok) {
+        pki_issuer_free(&is);
         snprintf(why, whylen, "the %s names another issuer than the CA in slot %02x",
                  pki_tbs_kind_name(t->kind), j->slot);
         return -1;
     }
+    /* The authority key identifier, when both sides have one, must be the slot key's. */
+    if (t->kind == PKI_TBS_CERTIFICATE || t->kind == PKI_TBS_CRL) {
+        const uint8_t *aki;
+        size_t aki_len;
+        int r = link_tbs_authority_key_id(j->tbs, j->tbs_len, t->kind == PKI_TBS_CERTIFICATE, &aki,
+                                          &aki_len);
+        if (r < 0 || (r == 1 && is.ski_len &&
+                      (aki_len != is.ski_len || memcmp(aki, is.ski, is.ski_len) != 0))) {
+            pki_issuer_free(&is);
+            snprintf(why, whylen, "the %s names another authority key than the CA in slot %02x",
+                     pki_tbs_kind_name(t->kind), j->slot);
+            return -1;
+        }
+    }
+    pki_issuer_free(&is);
     return 0;
 }
 

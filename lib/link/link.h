@@ -126,6 +126,13 @@ int link_sign_req_decode(const uint8_t *der, size_t len, link_sign_req *r);
 int link_sign_resp_encode(const link_sign_resp *r, uint8_t **der, size_t *len);
 int link_sign_resp_decode(const uint8_t *der, size_t len, link_sign_resp *r);
 
+/* The authorityKeyIdentifier keyIdentifier of a TBSCertificate (is_certificate) or a
+ * TBSCertList, for the appliance's check that what it signs names its own key. 1 with *id
+ * pointing into tbs, 0 when there is none, -1 when the structure or its extensions are
+ * malformed. */
+int link_tbs_authority_key_id(const uint8_t *tbs, size_t len, int is_certificate,
+                              const uint8_t **id, size_t *id_len);
+
 /* ---- Identities and the envelope ---------------------------------------------------------- */
 
 /* One side's P-256 key, its certificate and its link name. */

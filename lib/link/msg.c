@@ -271,3 +271,46 @@ int link_sign_resp_decode(const uint8_t *der, size_t len, link_sign_resp *r)
         return LINK_ERR_MALFORMED;
     return LINK_OK;
 }
+
+int link_tbs_authority_key_id(const uint8_t *tbs, size_t len, int is_certificate,
+                              const uint8_t **id, size_t *id_len)
+{
+    pki_der_item kid;
+    pki_der_item top, it, ext;
+    pki_der seq, exts, e, aki;
+    if (pki_der_single(tbs, len, &top) || pki_der_enter(&top, &seq))
+        return -1;
+    unsigned want = is_certificate ? PKI_DER_CTX_CONS(3) : PKI_DER_CTX_CONS(0);
+    int first = 1, r;
+    while ((r = pki_der_next(&seq, &it)) == 0) {
+        if (it.tag == want && !(!is_certificate && first))
+            break;
+        first = 0;
+    }
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    if (pki_der_enter(&it, &exts) || pki_der_enter_expect(&exts, PKI_DER_SEQUENCE, &exts, NULL))
+        return -1;
+    while ((r = pki_der_next(&exts, &ext)) == 0) {
+        pki_der_item oid, val;
+        if (pki_der_enter(&ext, &e) || pki_der_expect(&e, PKI_DER_OID, &oid))
+            return -1;
+        if (!pki_der_oid_is(&oid, "2.5.29.35"))
+            continue;
+        if (pki_der_optional(&e, PKI_DER_BOOLEAN, &val) < 0 ||
+            pki_der_expect(&e, PKI_DER_OCTET_STRING, &val))
+            return -1;
+        pki_der_item akid;
+        if (pki_der_single(val.val, val.len, &akid) || pki_der_enter(&akid, &aki))
+            return -1;
+        r = pki_der_optional(&aki, PKI_DER_CTX(0), &kid);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            return 0;
+        *id = kid.val;
+        *id_len = kid.len;
+        return 1;
+    }
+    return r < 0 ? -1 : 0;
+}

@@ -1,6 +1,7 @@
 /* Everything the link parses from the other side: the LinkMessage, the sign request and
  * response bodies, the SignedData's certificate list, and the envelope itself (decrypted with a
- * fixed identity). The first input octet picks the parser. Each either refuses or yields fields
+ * fixed identity), the authority key identifier inside a TBSCertificate or TBSCertList. The
+ * first input octet picks the parser. Each either refuses or yields fields
  * that stay inside the input and re-encode to the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>

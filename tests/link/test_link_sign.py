@@ -39,10 +39,13 @@ def assemble(tbs, sig):
     return b"\x30" + der_len(len(body)) + body
 
 
-def tbs_crl(issuer):
+def tbs_crl(issuer, key_id=None):
     k = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(issuer)
+    b = x509.CertificateRevocationListBuilder()
+    if key_id is not None:
+        b = b.add_extension(x509.AuthorityKeyIdentifier(key_id, None, None), False)
+    crl = (b.issuer_name(issuer)
            .last_update(now).next_update(now + datetime.timedelta(days=1))
            .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(4242)
                                     .revocation_date(now).build())
@@ -148,6 +151,13 @@ class LinkSign(unittest.TestCase):
                 other = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another CA")])
                 res = sign(tbs_crl(other))
                 relaytest.assert_error(self, res, 403, "policy_refused")
+                # The right issuer name, but another authority key (certificate and CRL).
+                res = sign(tbs_cert(ca.subject, b"\x01" * 20))
+                relaytest.assert_error(self, res, 403, "policy_refused")
+                res = sign(tbs_crl(ca.subject, b"\x02" * 20))
+                relaytest.assert_error(self, res, 403, "policy_refused")
+                res = sign(tbs_crl(ca.subject, ski.digest))  # the right one is signed
+                self.assertEqual(res.status, 200, res.body)
                 res = sign(tbs_csr())  # the default policy signs certificates, CRLs, OCSP only
                 relaytest.assert_error(self, res, 403, "policy_refused")
                 stranger = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
@@ -167,6 +177,7 @@ class LinkSign(unittest.TestCase):
                 self.assertGreaterEqual(len(signs), 5, audit)
                 details = " | ".join(str(e.get("detail")) for e in signs)
                 self.assertIn("another issuer", details)
+                self.assertIn("another authority key", details)
                 self.assertIn("does not allow signing a csr", details)
 
             # The appliance stopped: the next request fails at once, clearly.
