@@ -485,6 +485,21 @@ class Pki(unittest.TestCase):
                  headers={"Content-Type": "application/ocsp-request"})
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, bytes.fromhex("30030a0101"))  # malformedRequest
+        for bad in ("!!!notbase64", base64.b64encode(b"\x30\x80garbage").decode(),
+                    "A" * 1000):
+            r = http("GET", url + "/" + urllib.request.quote(bad, safe=""))
+            self.assertEqual((r.status, r.body), (200, bytes.fromhex("30030a0101")), bad[:20])
+        # A request line too long for the HTTP layer is dropped; the responder stays up.
+        try:
+            r = http("GET", url + "/" + "A" * 3000)
+            self.assertGreaterEqual(r.status, 400)
+        except OSError:
+            pass
+        self.assertEqual(http("GET", f"http://127.0.0.1:{self.pport}/healthz").status, 200)
+        r = http("POST", url, body=b"", headers={"Content-Type": "application/ocsp-request"})
+        self.assertEqual(r.body, bytes.fromhex("30030a0101"))
+        r = http("PUT", url, body=b"x")
+        assert_error(self, r, 405, "method_not_allowed")
         # Asking the root's responder about the intermediate's certificate: unauthorized.
         leaf = self.issue("o-wrong-ca")
         reqder = os.path.join(self.work, "req2.der")
