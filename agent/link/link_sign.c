@@ -115,14 +115,11 @@ static int check_policy(agent_link *l, const sign_job *j, const uint8_t *cert, s
     return 0;
 }
 
-/* The key type of the slot's certificate; 0 when it is not readable. */
-static pki_key_type cert_key_type(const uint8_t *cert, size_t len)
+/* Whether the card no longer answers (a failure may be a key pulled out mid-command). */
+static int card_gone(ykpiv_state *yk)
 {
-    char err[128];
-    pki_cert *c = pki_cert_parse(cert, len, err, sizeof err);
-    pki_key_type t = c ? c->key_type : 0;
-    pki_cert_free(c);
-    return t;
+    int tries = 0;
+    return ykpiv_get_pin_retries(yk, &tries) == YKPIV_PCSC_ERROR;
 }
 
 static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
@@ -137,14 +134,22 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     yk_result r = {0};
     pki_tbs_info t = {0};
     pki_key_type type = 0;
+    pki_cert *pc = NULL;
+    char perr[128];
     if (!yk) {
         status = PKI_SIGN_ERR_CARD_ABSENT;
         snprintf(why, sizeof why, "YubiKey %u was removed", serial);
     } else if (ykc_read_cert(yk, j->slot, &cert, &cert_len, &r) != 0 ||
-               !(type = cert_key_type(cert, cert_len))) {
-        status = r.status && r.status != PKI_SIGN_ERR_INTERNAL ? r.status : PKI_SIGN_ERR_POLICY;
-        snprintf(why, sizeof why, "slot %s of YubiKey %u holds no CA certificate%s%.200s",
-                 slot_name, serial, r.message[0] ? ": " : "", r.message);
+               !(pc = pki_cert_parse(cert, cert_len, perr, sizeof perr)) ||
+               !(type = pc->key_type)) {
+        if (r.status == PKI_SIGN_ERR_CARD_ABSENT || card_gone(yk)) {
+            status = PKI_SIGN_ERR_CARD_ABSENT;
+            snprintf(why, sizeof why, "YubiKey %u was removed", serial);
+        } else {
+            status = PKI_SIGN_ERR_POLICY;
+            snprintf(why, sizeof why, "slot %s of YubiKey %u holds no CA certificate", slot_name,
+                     serial);
+        }
     } else if (check_policy(l, j, cert, cert_len, &t, why, sizeof why) != 0) {
         status = PKI_SIGN_ERR_POLICY;
     } else if (!pki_sig_alg_fits_key(j->alg, type)) {
@@ -153,6 +158,18 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     } else if (ykc_sign(yk, j->slot, type, j->alg, j->tbs, j->tbs_len, &sig, &sig_len, &r) != 0) {
         status = r.status ? r.status : PKI_SIGN_ERR_INTERNAL;
         snprintf(why, sizeof why, "%s", r.message[0] ? r.message : "the YubiKey did not sign");
+    } else if (pki_spki_verify(pc->spki.p, pc->spki.len, j->alg, j->tbs, j->tbs_len, sig,
+                               sig_len) != 0) {
+        /* A card pulled mid-command can leave garbage where a signature should be: never pass
+         * it on (the relay would refuse it too, less precisely). */
+        int gone = card_gone(yk);
+        status = gone ? PKI_SIGN_ERR_CARD_ABSENT : PKI_SIGN_ERR_INTERNAL;
+        snprintf(why, sizeof why, "%s",
+                 gone ? "the YubiKey was removed during the signature"
+                      : "the YubiKey returned an invalid signature");
+        free(sig);
+        sig = NULL;
+        sig_len = 0;
     }
     /* Every request is in the audit log, signed or refused; never the bytes, only what they
      * are. */
@@ -166,6 +183,7 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     respond(l, &j->req, status, sig, sig_len, why);
     free(sig);
     free(cert);
+    pki_cert_free(pc);
     free(j->tbs);
     free(j);
     return YK_SAME;

@@ -180,6 +180,46 @@ class LinkSign(unittest.TestCase):
                 self.assertIn("another authority key", details)
                 self.assertIn("does not allow signing a csr", details)
 
+                # The YubiKey pulled while signatures are under way (a slow card, so they are):
+                # each caller gets a signature that verifies or card_absent, none waits for the
+                # timeout; plugged back in, it signs again.
+                env.delay(0, 300)
+                crl_tbs = tbs_crl(ca.subject)
+                pulled = []
+
+                def signer_thread():
+                    c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
+                    for _ in range(6):
+                        t = time.monotonic()
+                        res = c.post("/api/v1/appliances/signature", {
+                            "appliance": device, "slot": f"{serial}/9c", "ca_id": "ca-test",
+                            "tbs": base64.b64encode(crl_tbs).decode(), "public_key": ca_pub_pem})
+                        pulled.append((res, time.monotonic() - t))
+
+                threads = [threading.Thread(target=signer_thread) for _ in range(2)]
+                for t in threads:
+                    t.start()
+                time.sleep(0.8)
+                env.remove(0, wait=False)
+                for t in threads:
+                    t.join(timeout=60)
+                env.delay(0, 0)
+                self.assertEqual(len(pulled), 12)
+                codes = sorted({x[0].status for x in pulled})
+                for res, took in pulled:
+                    if res.status == 200:
+                        ca.public_key().verify(base64.b64decode(res.json()["signature"]),
+                                               crl_tbs, ec.ECDSA(hashes.SHA256()))
+                    else:
+                        relaytest.assert_error(self, res, 503, "card_absent")
+                    self.assertLess(took, 8.0)
+                self.assertIn(503, codes, codes)
+                env.insert(0)
+                wait_key(ac, serial)
+                res = linktest.wait_for(lambda: (lambda x: x if x.status == 200 else None)(
+                    sign(tbs_crl(ca.subject))), timeout=20, what="signing after re-insertion")
+                self.assertEqual(res.status, 200, res.body)
+
             # The appliance stopped: the next request fails at once, clearly.
             linktest.wait_for(lambda: not linktest.appliances(rc)[device]["online"],
                               what="offline")
