@@ -10,11 +10,12 @@
 static void respond_state(agent_link *l, httpd_response *resp)
 {
     pthread_mutex_lock(&l->lock);
-    const char *state = !l->id         ? "unconfigured"
-                        : l->online    ? "online"
-                        : !l->enrolled ? "enrolling"
-                        : l->wsi       ? "connecting"
-                                       : "offline";
+    const char *state = !l->id                         ? "unconfigured"
+                        : l->online                    ? "online"
+                        : !l->enrolled && !l->token[0] ? "not_enrolled"
+                        : !l->enrolled                 ? "enrolling"
+                        : l->wsi                       ? "connecting"
+                                                       : "offline";
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "state", state, "relay", l->url, "device",
                           l->id ? link_identity_name(l->id) : "", "relay_fingerprint", l->relay_fp,
                           "last_error", l->last_error);

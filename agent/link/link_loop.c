@@ -163,6 +163,8 @@ static void do_connect(lws_sorted_usec_list_t *sul)
     agent_link *l = lws_container_of(sul, agent_link, sul_connect);
     if (l->stop || l->wsi || !l->id)
         return;
+    if (!l->enrolled && !l->token[0])
+        return; /* an enrolment that failed or did not finish: wait for a new one */
     char buf[600];
     snprintf(buf, sizeof buf, "%s", l->url);
     const char *prot, *addr, *path;
@@ -264,6 +266,12 @@ static void handle_message(agent_link *l, const uint8_t *env, size_t len)
         pki_warn("link: the relay refused: %s", msg ? msg : "(no reason)");
         set_error(l, "the relay refused: ", msg ? msg : "(no reason)");
         answer_error(&l->enrol_answer, 400, "enrolment_refused", msg ? msg : "refused");
+        if (!l->enrolled) {
+            /* A refused token is not tried again; the operator enrols anew. */
+            explicit_bzero(l->token, sizeof l->token);
+            l->close_now = 1;
+            lws_callback_on_writable(l->wsi);
+        }
         json_decref(b);
         break;
     }

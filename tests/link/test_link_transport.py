@@ -45,6 +45,10 @@ class LinkTransport(unittest.TestCase):
                 self.assertEqual(r.status, 400, r.body)
                 self.assertIn("unknown enrolment token", r.json()["error"]["message"])
                 self.assertEqual(linktest.appliances(rc), {})
+                # A refused token is not tried again and again.
+                self.assertEqual(linktest.link_state(ac)["state"], "not_enrolled")
+                time.sleep(3)
+                self.assertEqual(r1.output().count("enrolment of device:"), 1, r1.output())
 
                 r = linktest.enrol(ac, tok)
                 self.assertEqual(r.status, 200, r.body)
