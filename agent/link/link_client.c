@@ -84,16 +84,6 @@ done:
     return rc;
 }
 
-/* "device:" and 16 hex digits of the SHA-256 of the device's public key. */
-static void device_name(const uint8_t *spki, size_t len, char out[LINK_NAME_MAX])
-{
-    uint8_t h[WC_SHA256_DIGEST_SIZE];
-    wc_Sha256Hash(spki, (word32)len, h);
-    char *hex = pki_hex_encode(h, 8);
-    snprintf(out, LINK_NAME_MAX, "device:%s", hex ? hex : "unknown");
-    free(hex);
-}
-
 /* ---- Fetching the relay's link certificate ------------------------------------------------ */
 
 struct buf {
@@ -209,7 +199,12 @@ void link_prepare_enrolment(agent_link *l, link_enrol_job *job)
     size_t spki_len;
     const uint8_t *spki = pki_key_spki(link_identity_key(tmp), &spki_len);
     char name[LINK_NAME_MAX];
-    device_name(spki, spki_len, name);
+    if (link_device_name(spki, spki_len, name) != 0) {
+        snprintf(err, errlen, "cannot name the device key");
+        link_identity_free(tmp);
+        free(cert);
+        return;
+    }
     uint8_t *key = NULL, *sealed = NULL;
     size_t key_len = 0, sealed_len;
     link_identity_export_key(tmp, &key, &key_len);

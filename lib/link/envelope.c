@@ -196,6 +196,28 @@ int link_identity_export_key(const link_identity *id, uint8_t **der, size_t *len
     return pki_key_to_pkcs8_der(pki_soft_signer_key(id->signer), der, len);
 }
 
+int link_device_name(const uint8_t *spki, size_t len, char out[LINK_NAME_MAX])
+{
+    uint8_t h[WC_SHA256_DIGEST_SIZE];
+    if (wc_Sha256Hash(spki, (word32)len, h) != 0)
+        return -1;
+    char *hex = pki_hex_encode(h, 8);
+    if (!hex)
+        return -1;
+    snprintf(out, LINK_NAME_MAX, "device:%s", hex);
+    free(hex);
+    return 0;
+}
+
+int link_device_name_of_cert(const uint8_t *cert, size_t len, char out[LINK_NAME_MAX])
+{
+    char err[128];
+    pki_cert *c = pki_cert_parse(cert, len, err, sizeof err);
+    int rc = c ? link_device_name(c->spki.p, c->spki.len, out) : -1;
+    pki_cert_free(c);
+    return rc;
+}
+
 int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65])
 {
     uint8_t h[WC_SHA256_DIGEST_SIZE];

@@ -159,6 +159,12 @@ pki_key *link_identity_key(link_identity *id);
 /* PKCS#8 DER of the key, for storing it sealed; release with pki_secret_free. */
 int link_identity_export_key(const link_identity *id, uint8_t **der, size_t *len);
 
+/* An appliance's link name: "device:" and the first 16 hex digits of the SHA-256 of its
+ * public key (SubjectPublicKeyInfo), so a name cannot be claimed with another key. From a
+ * certificate: link_device_name_of_cert. 0, or -1 for a malformed input. */
+int link_device_name(const uint8_t *spki, size_t len, char out[LINK_NAME_MAX]);
+int link_device_name_of_cert(const uint8_t *cert, size_t len, char out[LINK_NAME_MAX]);
+
 /* SHA-256 of a certificate's DER, lower-case hex (65 bytes with NUL). */
 int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65]);
 

@@ -133,9 +133,11 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
     }
     json_t *body = body_json(&m);
     const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
-    char why[200] = "";
-    if (strncmp(m.sender, "device:", 7) != 0 || strlen(m.sender) < 8)
-        snprintf(why, sizeof why, "an appliance's link name starts with \"device:\"");
+    char why[200] = "", expected[LINK_NAME_MAX];
+    if (link_device_name_of_cert(cert, cert_len, expected) != 0 || strcmp(m.sender, expected) != 0)
+        snprintf(why, sizeof why,
+                 "an appliance's link name is device: and the start of its key's "
+                 "SHA-256");
     else if (!token)
         snprintf(why, sizeof why, "the enrolment message carries no token");
     else {

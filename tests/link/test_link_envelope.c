@@ -373,6 +373,27 @@ static void test_peek_signer(void **state)
     free(env);
 }
 
+/* An appliance's name is bound to its key: the relay recomputes it from the certificate, so
+ * another key cannot enrol under an existing appliance's name. */
+static void test_device_name(void **state)
+{
+    (void)state;
+    char a[LINK_NAME_MAX], b[LINK_NAME_MAX], c[LINK_NAME_MAX];
+    size_t len, spki_len;
+    const uint8_t *cert = link_identity_cert(device_id, &len);
+    const uint8_t *spki = pki_key_spki(link_identity_key(device_id), &spki_len);
+    assert_int_equal(link_device_name_of_cert(cert, len, a), 0);
+    assert_int_equal(link_device_name(spki, spki_len, b), 0);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), 7 + 16);
+    assert_memory_equal(a, "device:", 7);
+    cert = link_identity_cert(other_device, &len);
+    assert_int_equal(link_device_name_of_cert(cert, len, c), 0);
+    assert_string_not_equal(a, c);
+    static const uint8_t junk[] = {0x30, 0x01, 0x00};
+    assert_int_equal(link_device_name_of_cert(junk, sizeof junk, c), -1);
+}
+
 static void expect_malformed(const link_msg *m_in, size_t patch_at, uint8_t value)
 {
     uint8_t *der;
@@ -436,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_addressing),
         cmocka_unit_test(test_peek_signer),
+        cmocka_unit_test(test_device_name),
         cmocka_unit_test(test_codec_strict),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
