@@ -77,6 +77,8 @@ const api_route API_ROUTES[] = {
     {"GET", "/pki/ca/{id}/cert.pem", PUB, public_ca_cert_pem, "CA certificate (PEM)"},
     {"GET", "/pki/ca/{id}/chain.pem", PUB, public_ca_chain, "CA certificate and chain (PEM)"},
     {"GET", "/pki/ca/{id}/crl", PUB, crl_serve, "CRL (DER)"},
+    {"GET", "/pki/ca/{id}/crl/{part}", PUB, crl_part_serve,
+     "one partition's CRL (DER), {part} = <n>.crl"},
     {"GET", "/pki/ca/{id}/cps", PUB, public_ca_cps, "certification practice statement"},
     /* ACME administration (relay/acme) */
     {"GET", "/api/v1/acme/policies", API_ADMIN, acme_api_policy_list, "ACME policies"},

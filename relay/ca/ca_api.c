@@ -8,6 +8,7 @@
 #include "keys/keys.h"
 #include "log/log.h"
 #include "ocsp/ocsp.h"
+#include "store/store_crl_part.h"
 
 json_t *ca_json(relay_app *app, const store_ca *ca)
 {
@@ -69,7 +70,11 @@ void ca_get(api_call *c)
     store_ca ca;
     if (!load(c, &ca))
         return;
-    api_json(c, 200, ca_json(c->app, &ca));
+    json_t *o = ca_json(c->app, &ca);
+    int64_t part_size = 0;
+    store_crl_part_size(c->st, ca.id, &part_size);
+    json_object_set_new(o, "crl_partition_size", json_integer(part_size));
+    api_json(c, 200, o);
     store_ca_clear(&ca);
 }
 
@@ -79,7 +84,7 @@ void ca_update(api_call *c)
     if (!load(c, &ca))
         return;
     const char *name, *cps, *skt;
-    int64_t validity, refresh;
+    int64_t validity, refresh, part_size = 0;
     if (!api_body_str(c, "name", false, STORE_NAME_MAX - 1, &name) ||
         !api_body_text(c, "cps", false, 64 * 1024, &cps) ||
         !api_body_str(c, "service_key_type", false, 16, &skt) ||
@@ -87,6 +92,12 @@ void ca_update(api_call *c)
                       &validity) ||
         !api_body_int(c, "crl_refresh_hours", false, 1, 24 * 366, ca.crl_refresh_s / 3600,
                       &refresh))
+        goto done;
+    if (store_crl_part_size(c->st, ca.id, &part_size) != STORE_OK) {
+        api_error(c, 500, "internal", "cannot read the CA");
+        goto done;
+    }
+    if (!api_body_int(c, "crl_partition_size", false, 0, 1000000000, part_size, &part_size))
         goto done;
     pki_key_type kt;
     if (skt && pki_key_type_from_name(skt, &kt) != 0) {
@@ -110,6 +121,8 @@ void ca_update(api_call *c)
     ca.crl_validity_s = validity * 3600;
     ca.crl_refresh_s = refresh * 3600;
     int rc = store_ca_update(c->st, &ca);
+    if (rc == STORE_OK)
+        rc = store_crl_part_set_size(c->st, ca.id, part_size);
     if (rc == STORE_CONFLICT) {
         api_error(c, 409, "conflict", "you have a CA named '%s'", ca.name);
         goto done;
@@ -119,10 +132,13 @@ void ca_update(api_call *c)
         goto done;
     }
     store_crl_mark_dirty(c->st, ca.id); /* a new CRL validity applies from the next CRL */
+    store_crl_part_mark_all_dirty(c->st, ca.id);
     char target[48];
     snprintf(target, sizeof target, "ca:%lld", (long long)ca.id);
     api_audit(c, "ca.update", target, ca.id, NULL);
-    api_json(c, 200, ca_json(c->app, &ca));
+    json_t *o = ca_json(c->app, &ca);
+    json_object_set_new(o, "crl_partition_size", json_integer(part_size));
+    api_json(c, 200, o);
 done:
     store_ca_clear(&ca);
 }

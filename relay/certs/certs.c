@@ -5,6 +5,7 @@
 
 #include "certs/certs.h"
 #include "crl/crl.h"
+#include "store/store_crl_part.h"
 #include "der/der_writer.h"
 #include "keys/keys.h"
 #include "ocsp/ocsp.h"
@@ -304,7 +305,8 @@ void certs_revoke(api_call *c)
         goto done;
     }
     if (store_cert_set_revocation(c->st, cert.id, when, reason) != STORE_OK ||
-        store_crl_mark_dirty(c->st, cert.ca_id) != STORE_OK) {
+        store_crl_mark_dirty(c->st, cert.ca_id) != STORE_OK ||
+        store_crl_part_mark_cert_dirty(c->st, cert.id) != STORE_OK) {
         store_rollback(c->st);
         api_error(c, 500, "internal", "cannot revoke");
         goto done;
@@ -340,7 +342,8 @@ void certs_unrevoke(api_call *c)
         goto done;
     }
     if (store_cert_set_revocation(c->st, cert.id, 0, -1) != STORE_OK ||
-        store_crl_mark_dirty(c->st, cert.ca_id) != STORE_OK) {
+        store_crl_mark_dirty(c->st, cert.ca_id) != STORE_OK ||
+        store_crl_part_mark_cert_dirty(c->st, cert.id) != STORE_OK) {
         store_rollback(c->st);
         api_error(c, 500, "internal", "cannot unrevoke");
         goto done;

@@ -1,11 +1,14 @@
 /* CRL generation and serving on lib/x509. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ca/ca.h"
 #include "crl/crl.h"
+#include "issue/issue.h"
 #include "log/log.h"
+#include "store/store_crl_part.h"
 #include "util/encoding.h"
 #include "util/timefmt.h"
 #include "work/work.h"
@@ -60,9 +63,12 @@ static void entries_free(entries *e)
     free(e->v);
 }
 
-/* Makes and saves a new CRL for ca (inside a transaction). */
-static int regenerate(relay_app *app, store *st, const store_ca *ca, uint8_t **der, size_t *len,
-                      int64_t *next_update)
+/* Makes and saves a new CRL for ca (inside a transaction): the full one (part < 0) or one
+ * partition's, which names its own URL in a critical issuingDistributionPoint (RFC 5280
+ * 5.2.5) so a relying party can tell it covers only the certificates pointing there. The CRL
+ * number is shared by all of a CA's CRLs, so it grows within every scope. */
+static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t part, uint8_t **der,
+                      size_t *len, int64_t *next_update)
 {
     char err[200];
     pki_signer *signer = ca_signer(app, ca, err, sizeof err);
@@ -76,14 +82,20 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, uint8_t **d
     int rc = -1;
     int64_t number;
     int64_t now = pki_now();
-    if (store_cert_revoked(st, ca->id, add_entry, &e) != STORE_OK || e.fail ||
-        store_crl_next_number(st, ca->id, &number) != STORE_OK)
+    int src = part < 0 ? store_cert_revoked(st, ca->id, add_entry, &e)
+                       : store_crl_part_revoked(st, ca->id, part, add_entry, &e);
+    char idp[640];
+    if (src != STORE_OK || e.fail || store_crl_next_number(st, ca->id, &number) != STORE_OK)
         goto out;
     pki_crl_template t = {.this_update = now,
                           .next_update = now + ca->crl_validity_s,
                           .crl_number = (uint64_t)number,
                           .entries = e.v,
                           .count = e.n};
+    if (part >= 0) {
+        issue_crl_part_url(app, ca->id, part, idp, sizeof idp);
+        t.idp_url = idp;
+    }
     pki_sig_alg alg;
     if (pki_sig_alg_from_name(ca->sig_alg, &alg) == 0)
         t.sig_alg = alg;
@@ -91,7 +103,8 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, uint8_t **d
         pki_err("CRL for CA %lld: %s", (long long)ca->id, err);
         goto out;
     }
-    if (store_crl_save(st, ca->id, *der, *len, t.next_update) != STORE_OK) {
+    if ((part < 0 ? store_crl_save(st, ca->id, *der, *len, t.next_update)
+                  : store_crl_part_save(st, ca->id, part, *der, *len, t.next_update)) != STORE_OK) {
         free(*der);
         *der = NULL;
         goto out;
@@ -101,7 +114,11 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, uint8_t **d
     char f[40];
     snprintf(f, sizeof f, "CA=%lld", (long long)ca->id);
     fields[0] = f;
-    pki_log_fields(LOG_INFO, fields, "CRL %lld made with %zu entries", (long long)number, e.n);
+    if (part < 0)
+        pki_log_fields(LOG_INFO, fields, "CRL %lld made with %zu entries", (long long)number, e.n);
+    else
+        pki_log_fields(LOG_INFO, fields, "CRL %lld of partition %lld made with %zu entries",
+                       (long long)number, (long long)part, e.n);
     rc = 0;
 out:
     entries_free(&e);
@@ -115,8 +132,16 @@ static bool due(const store_ca *ca, int64_t next_update, bool dirty, int64_t now
     return dirty || next_update == 0 || now >= next_update - ca->crl_validity_s + ca->crl_refresh_s;
 }
 
-int crl_current(relay_app *app, store *st, int64_t ca_id, uint8_t **der, size_t *len,
-                int64_t *next_update, int *status)
+static int cache_get(store *st, int64_t ca_id, int64_t part, uint8_t **der, size_t *len,
+                     int64_t *next_update, bool *dirty)
+{
+    return part < 0 ? store_crl_get(st, ca_id, der, len, next_update, dirty)
+                    : store_crl_part_get(st, ca_id, part, der, len, next_update, dirty);
+}
+
+/* The cached CRL (full: part < 0, or one partition), remade first when due. */
+static int current(relay_app *app, store *st, int64_t ca_id, int64_t part, uint8_t **der,
+                   size_t *len, int64_t *next_update, int *status)
 {
     *status = 500;
     store_ca ca;
@@ -130,9 +155,14 @@ int crl_current(relay_app *app, store *st, int64_t ca_id, uint8_t **der, size_t 
         store_ca_clear(&ca);
         return -1;
     }
+    if (part >= 0 && (rc = store_crl_part_exists(st, ca_id, part)) != STORE_OK) {
+        *status = rc == STORE_NOT_FOUND ? 404 : 500;
+        store_ca_clear(&ca);
+        return -1;
+    }
     bool dirty;
     rc = -1;
-    if (store_crl_get(st, ca_id, der, len, next_update, &dirty) == STORE_OK) {
+    if (cache_get(st, ca_id, part, der, len, next_update, &dirty) == STORE_OK) {
         if (!due(&ca, *next_update, dirty, pki_now()) && *der) {
             rc = 0;
         } else {
@@ -140,14 +170,14 @@ int crl_current(relay_app *app, store *st, int64_t ca_id, uint8_t **der, size_t 
             *der = NULL;
             if (store_begin(st) == STORE_OK) {
                 /* Someone else may have just made it: look again under the write lock. */
-                if (store_crl_get(st, ca_id, der, len, next_update, &dirty) == STORE_OK && *der &&
+                if (cache_get(st, ca_id, part, der, len, next_update, &dirty) == STORE_OK && *der &&
                     !due(&ca, *next_update, dirty, pki_now())) {
                     rc = 0;
                     store_rollback(st);
                 } else {
                     free(*der);
                     *der = NULL;
-                    if (regenerate(app, st, &ca, der, len, next_update) == 0 &&
+                    if (regenerate(app, st, &ca, part, der, len, next_update) == 0 &&
                         store_commit(st) == STORE_OK) {
                         rc = 0;
                     } else {
@@ -163,20 +193,48 @@ int crl_current(relay_app *app, store *st, int64_t ca_id, uint8_t **der, size_t 
     return rc;
 }
 
+int crl_current(relay_app *app, store *st, int64_t ca_id, uint8_t **der, size_t *len,
+                int64_t *next_update, int *status)
+{
+    return current(app, st, ca_id, -1, der, len, next_update, status);
+}
+
+int crl_part_current(relay_app *app, store *st, int64_t ca_id, int64_t part, uint8_t **der,
+                     size_t *len, int64_t *next_update, int *status)
+{
+    if (part < 0) {
+        *status = 404;
+        return -1;
+    }
+    return current(app, st, ca_id, part, der, len, next_update, status);
+}
+
+/* Remakes whatever of one CA's CRLs is due: the full one, then each partition in use. */
+static void refresh_ca(relay_app *app, store *st, int64_t ca_id)
+{
+    uint8_t *der = NULL;
+    size_t len;
+    int64_t nu, max = -1;
+    int status;
+    crl_current(app, st, ca_id, &der, &len, &nu, &status);
+    free(der);
+    if (store_crl_part_max(st, ca_id, &max) != STORE_OK)
+        return;
+    for (int64_t p = 0; p <= max; p++) {
+        der = NULL;
+        crl_part_current(app, st, ca_id, p, &der, &len, &nu, &status);
+        free(der);
+    }
+}
+
 void crl_refresh_all(relay_app *app, store *st)
 {
     int64_t *ids = NULL;
     size_t n = 0;
     if (store_ca_ids(st, &ids, &n) != STORE_OK)
         return;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *der = NULL;
-        size_t len;
-        int64_t nu;
-        int status;
-        crl_current(app, st, ids[i], &der, &len, &nu, &status);
-        free(der);
-    }
+    for (size_t i = 0; i < n; i++)
+        refresh_ca(app, st, ids[i]);
     free(ids);
 }
 
@@ -188,12 +246,7 @@ typedef struct {
 static void regen_job(void *thread_ctx, void *arg)
 {
     regen_arg *a = arg;
-    uint8_t *der = NULL;
-    size_t len;
-    int64_t nu;
-    int status;
-    crl_current(a->app, thread_ctx, a->ca_id, &der, &len, &nu, &status);
-    free(der);
+    refresh_ca(a->app, thread_ctx, a->ca_id);
     free(a);
 }
 
@@ -206,6 +259,15 @@ void crl_schedule(relay_app *app, int64_t ca_id)
     a->ca_id = ca_id;
     if (work_submit(app->pool, regen_job, a) != 0)
         free(a); /* the CRL stays marked dirty: the next request or tick remakes it */
+}
+
+static void respond(api_call *c, uint8_t *der, size_t len, int64_t next_update)
+{
+    httpd_respond(&c->resp, 200, "application/pkix-crl", der, len);
+    int64_t age = next_update - c->now;
+    char cc[64];
+    snprintf(cc, sizeof cc, "max-age=%lld, public", (long long)(age > 0 ? age : 0));
+    httpd_add_header(&c->resp, "Cache-Control", cc);
 }
 
 void crl_serve(api_call *c)
@@ -222,10 +284,41 @@ void crl_serve(api_call *c)
                   status == 404 ? "no such CA" : "cannot make the CRL");
         return;
     }
-    httpd_respond(&c->resp, 200, "application/pkix-crl", der, len);
-    int64_t age = next_update - c->now;
-    char cc[64];
-    snprintf(cc, sizeof cc, "max-age=%lld, public", (long long)(age > 0 ? age : 0));
-    httpd_add_header(&c->resp, "Cache-Control", cc);
+    respond(c, der, len, next_update);
+    free(der);
+}
+
+/* "<n>.crl" with n a decimal partition number without sign or leading zeros; -1 otherwise. */
+static int64_t part_from_param(const char *s)
+{
+    int64_t v = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 0 || (i > 1 && s[0] == '0') || strcmp(s + i, ".crl") != 0)
+        return -1;
+    return v;
+}
+
+void crl_part_serve(api_call *c)
+{
+    int64_t id;
+    if (!api_param_id(c, 0, &id))
+        return;
+    int64_t part = part_from_param(c->params[1]);
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int64_t next_update;
+    int status = 404;
+    if (part < 0 ||
+        crl_part_current(c->app, c->st, id, part, &der, &len, &next_update, &status) != 0) {
+        api_error(c, status, status == 404 ? "not_found" : "internal",
+                  status == 404 ? "no such CA or CRL partition" : "cannot make the CRL");
+        return;
+    }
+    respond(c, der, len, next_update);
     free(der);
 }

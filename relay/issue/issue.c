@@ -6,6 +6,7 @@
 
 #include "issue/issue.h"
 #include "log/log.h"
+#include "store/store_crl_part.h"
 #include "util/encoding.h"
 #include "util/timefmt.h"
 #include "x509/x509.h"
@@ -21,6 +22,12 @@ void issue_ca_urls(const relay_app *app, int64_t ca_id, char *cert, char *crl, c
         snprintf(ocsp, cap, "%s/pki/ca/%lld/ocsp", app->public_base_url, (long long)ca_id);
     if (cps)
         snprintf(cps, cap, "%s/pki/ca/%lld/cps", app->base_url, (long long)ca_id);
+}
+
+void issue_crl_part_url(const relay_app *app, int64_t ca_id, int64_t part, char *url, size_t cap)
+{
+    snprintf(url, cap, "%s/pki/ca/%lld/crl/%lld.crl", app->public_base_url, (long long)ca_id,
+             (long long)part);
 }
 
 int issue_validity(int64_t now, int days, const char *start, const char *end, int64_t *nb,
@@ -117,6 +124,7 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
     char cert_url[640], crl_url[640], ocsp_url[640], cps_url[640];
     issue_ca_urls(app, ca->id, cert_url, crl_url, ocsp_url, cps_url, sizeof cert_url);
     const char *aia_issuer[1], *aia_ocsp[1], *cdp[1];
+    int64_t crl_part = -1;
     const char *eku[TPL_MAX_EKU + 1];
     pki_policy pol;
     if (tpl) {
@@ -138,6 +146,14 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
             t.ocsp_url_count = 1;
         }
         if (tpl->include_cdp) {
+            /* A partitioned CA points each certificate at its own partition's CRL. */
+            if (store_crl_part_assign(st, ca->id, &crl_part) != STORE_OK) {
+                *status = 500;
+                snprintf(err, errlen, "cannot assign a CRL partition");
+                return -1;
+            }
+            if (crl_part >= 0)
+                issue_crl_part_url(app, ca->id, crl_part, crl_url, sizeof crl_url);
             cdp[0] = crl_url;
             t.crl_urls = cdp;
             t.crl_url_count = 1;
@@ -226,7 +242,8 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
         out->der = der;
         out->der_len = len;
         out->created = pki_now();
-        int src = store_cert_create(st, out);
+        int src = crl_part >= 0 ? store_crl_part_cert_create(st, out, crl_part)
+                                : store_cert_create(st, out);
         if (src == STORE_OK) {
             rc = 0;
             break;

@@ -39,6 +39,9 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
 /* The CA's public service URLs. */
 void issue_ca_urls(const relay_app *app, int64_t ca_id, char *cert, char *crl, char *ocsp,
                    char *cps, size_t cap);
+/* The URL of one CRL partition of a CA (partitioned CRLs, R-3): <public base>/pki/ca/<id>/crl/
+ * <part>.crl. The same text goes into the certificate's CDP and the CRL's IDP. */
+void issue_crl_part_url(const relay_app *app, int64_t ca_id, int64_t part, char *url, size_t cap);
 
 /* Splits a validity request into times: explicit start/end (RFC 3339) win over days. */
 int issue_validity(int64_t now, int days, const char *start, const char *end, int64_t *nb,

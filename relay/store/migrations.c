@@ -105,6 +105,20 @@ const db_migration STORE_MIGRATIONS[] = {
         "  created INTEGER NOT NULL,"
         "  decided INTEGER NOT NULL DEFAULT 0);"
         "CREATE INDEX requests_ca ON requests(ca_id, status);"},
+    /* Partitioned CRLs (R-3): a per-CA partition size (0 = off) and issuance counter, the
+     * partition each certificate was given at issuance (-1 = none: only the full CRL), and one
+     * cached CRL per partition. */
+    {3, "ALTER TABLE cas ADD COLUMN crl_partition_size INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE cas ADD COLUMN crl_partition_seq INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE certificates ADD COLUMN crl_part INTEGER NOT NULL DEFAULT -1;"
+        "CREATE INDEX certificates_crl_part ON certificates(ca_id, crl_part, revoked_at);"
+        "CREATE TABLE crl_parts("
+        "  ca_id INTEGER NOT NULL REFERENCES cas(id) ON DELETE CASCADE,"
+        "  part INTEGER NOT NULL,"
+        "  crl_der BLOB,"
+        "  next_update INTEGER NOT NULL DEFAULT 0,"
+        "  dirty INTEGER NOT NULL DEFAULT 1,"
+        "  PRIMARY KEY(ca_id, part));"},
 };
 
 const size_t STORE_MIGRATIONS_LEN = sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0];
