@@ -136,8 +136,11 @@ static int serve(const pki_config *cfg, agent_state *st)
     unsigned wd = pki_daemon_watchdog_period_ms();
     httpd_options opts = {.tick = tick, .tick_ms = wd ? wd : 1000};
     httpd *h = httpd_new(&opts, agent_app_handle, &app);
-    if (h)
+    /* Before any listener exists: a SIGTERM sent as soon as the port answers is a clean stop. */
+    if (h) {
+        pki_daemon_handle_signals(&g_stop, wake, h);
         app.link = agent_link_start(&lc, st, app.keys, h); /* NULL: the UI works without it */
+    }
     if (!h || add_listener(h, cfg, state_dir) != 0) {
         agent_link_shutdown(app.link);
         httpd_free(h);
@@ -146,7 +149,6 @@ static int serve(const pki_config *cfg, agent_state *st)
         webauth_free(app.auth);
         return 1;
     }
-    pki_daemon_handle_signals(&g_stop, wake, h);
     pki_status_init("iothsm-agent", state_dir);
     pki_daemon_notify_ready("serving");
     pki_status_publish();

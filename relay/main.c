@@ -364,13 +364,15 @@ int main(int argc, char **argv)
                           .max_body = max_body > 0 ? (size_t)max_body : 1048576,
                           .extra_protocols = relay_link_protocols()};
     app.http = httpd_new(&opts, handle_request, &app);
+    /* Before any listener exists: a SIGTERM sent as soon as the port answers is a clean stop. */
+    if (app.http)
+        pki_daemon_handle_signals(&g_stop, wake, app.http);
     if (!app.http || open_state(&app, &cfg) != 0 || relay_link_start(&app) != 0 ||
         add_listeners(&app, &cfg) != 0) {
         close_state(&app);
         pki_config_free(&cfg);
         return 1;
     }
-    pki_daemon_handle_signals(&g_stop, wake, app.http);
     pki_daemon_notify_ready("serving");
     pki_status_publish();
     pki_info("pki-relay ready");
