@@ -1,11 +1,11 @@
 /* CRL generation and serving on lib/x509. */
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ca/ca.h"
 #include "crl/crl.h"
+#include "crl/crl_name.h"
 #include "issue/issue.h"
 #include "log/log.h"
 #include "store/store_crl_part.h"
@@ -288,27 +288,12 @@ void crl_serve(api_call *c)
     free(der);
 }
 
-/* "<n>.crl" with n a decimal partition number without sign or leading zeros; -1 otherwise. */
-static int64_t part_from_param(const char *s)
-{
-    int64_t v = 0;
-    size_t i = 0;
-    for (; s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > (INT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (i == 0 || (i > 1 && s[0] == '0') || strcmp(s + i, ".crl") != 0)
-        return -1;
-    return v;
-}
-
 void crl_part_serve(api_call *c)
 {
     int64_t id;
     if (!api_param_id(c, 0, &id))
         return;
-    int64_t part = part_from_param(c->params[1]);
+    int64_t part = crl_part_from_name(c->params[1]);
     uint8_t *der = NULL;
     size_t len = 0;
     int64_t next_update;
