@@ -39,11 +39,15 @@ void audit_list(api_call *c)
     api_json(c, 200, json_pack("{s:o}", "entries", arr));
 }
 
+#define SESSION_PURGE_GRACE_S 86400
+
 void audit_purge(relay_app *app, store *st)
 {
     int64_t n = 0;
     if (store_audit_purge(st, pki_now() - app->audit_retention_s, &n) == STORE_OK && n > 0)
         pki_info("audit: purged %lld entries older than %lld days", (long long)n,
                  (long long)(app->audit_retention_s / 86400));
-    store_session_purge(st, pki_now(), app->session_idle_s);
+    /* Expired sessions stay a day, so someone coming back is told "session expired" rather
+     * than "not valid" whether or not a purge happened to run in between. */
+    store_session_purge(st, pki_now() - SESSION_PURGE_GRACE_S, app->session_idle_s);
 }
