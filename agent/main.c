@@ -83,7 +83,10 @@ static int add_listener(httpd *h, const pki_config *cfg, const char *state_dir)
         return -1;
     }
     if (!cert) {
-        if (tlscert_ensure(state_dir, cbuf, sizeof cbuf, kbuf, sizeof kbuf) != 0)
+        static const pki_tlscert_subject subject = {"iothsm-agent local UI", "iothsm appliance",
+                                                    3650};
+        if (pki_tlscert_ensure(state_dir, "ui-tls", &subject, cbuf, sizeof cbuf, kbuf,
+                               sizeof kbuf) != 0)
             return -1;
         cert = cbuf;
         key = kbuf;

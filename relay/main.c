@@ -277,8 +277,11 @@ static int add_listeners(relay_app *app, const pki_config *cfg)
             pki_err("http.tls_cert and http.tls_key go together");
             return -1;
         }
-        if (tlscert_ensure(app->state_dir, "pki-relay", certbuf, sizeof certbuf, keybuf,
-                           sizeof keybuf) != 0)
+        static const pki_tlscert_subject subject = {"pki-relay", "pki-relay (self-signed)", 825};
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/tls", app->state_dir);
+        if (pki_tlscert_ensure(dir, "relay", &subject, certbuf, sizeof certbuf, keybuf,
+                               sizeof keybuf) != 0)
             return -1;
         cert = certbuf;
         key = keybuf;

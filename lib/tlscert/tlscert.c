@@ -1,5 +1,3 @@
-/* Self-signed HTTPS certificate for the relay, made with wolfCrypt's certificate generator (a
- * local TLS certificate, not a CA artifact, so it needs none of the PKI builders). */
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
@@ -19,7 +17,8 @@
 static int write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return -1;
@@ -43,7 +42,8 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
     return 0;
 }
 
-static int make_pair(const char *cn, const char *cert_path, const char *key_path)
+static int make_pair(const pki_tlscert_subject *subject, const char *cert_path,
+                     const char *key_path)
 {
     WC_RNG rng;
     ecc_key key;
@@ -58,9 +58,9 @@ static int make_pair(const char *cn, const char *cert_path, const char *key_path
     }
     if (wc_ecc_make_key_ex(&rng, 32, &key, ECC_SECP256R1) != 0 || wc_InitCert(&cert) != 0)
         goto out;
-    snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%s", cn);
-    snprintf(cert.subject.org, CTC_NAME_SIZE, "pki-relay (self-signed)");
-    cert.daysValid = 825;
+    snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%s", subject->common_name);
+    snprintf(cert.subject.org, CTC_NAME_SIZE, "%s", subject->organization);
+    cert.daysValid = subject->days_valid;
     cert.sigType = CTC_SHA256wECDSA;
     int sz = wc_MakeCert_ex(&cert, der, sizeof der, ECC_TYPE, &key, &rng);
     if (sz < 0)
@@ -87,20 +87,21 @@ out:
     return rc;
 }
 
-int tlscert_ensure(const char *state_dir, const char *common_name, char *cert_path, size_t cert_len,
-                   char *key_path, size_t key_len)
+int pki_tlscert_ensure(const char *dir, const char *name, const pki_tlscert_subject *subject,
+                       char *cert_path, size_t cert_len, char *key_path, size_t key_len)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/tls", state_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         pki_err("%s: cannot create: %s", dir, strerror(errno));
         return -1;
     }
-    snprintf(cert_path, cert_len, "%s/relay.crt", dir);
-    snprintf(key_path, key_len, "%s/relay.key", dir);
+    if (snprintf(cert_path, cert_len, "%s/%s.crt", dir, name) >= (int)cert_len ||
+        snprintf(key_path, key_len, "%s/%s.key", dir, name) >= (int)key_len) {
+        pki_err("%s: path too long for the HTTPS certificate", dir);
+        return -1;
+    }
     if (access(cert_path, R_OK) == 0 && access(key_path, R_OK) == 0)
         return 0;
-    if (make_pair(common_name, cert_path, key_path) != 0) {
+    if (make_pair(subject, cert_path, key_path) != 0) {
         pki_err("%s: cannot make a self-signed HTTPS certificate", dir);
         return -1;
     }
