@@ -1,6 +1,7 @@
 /* DER writer: see der_writer.h for the shape. Everything here is plain X.690 arithmetic; the
  * only interesting part is pki_derw_end(), which patches a length in place and sorts SET OF. */
 #include "der/der_writer.h"
+#include "util/timefmt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -437,52 +438,17 @@ void pki_derw_oid(pki_der_writer *w, const char *dotted)
     pki_derw_tlv(w, PKI_DER_OID, buf, (size_t)n);
 }
 
-/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm): formatting by hand rather
- * than with snprintf keeps a million-entry CRL cheap. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static char *two(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-    return p + 2;
-}
-
 static void time_as(pki_der_writer *w, int64_t t, int force_generalized)
 {
-    if (t < -62167219200LL || t > 253402300799LL) { /* years 0000..9999 */
+    char buf[16];
+    int gen;
+    int n = pki_time_format_asn1(t, force_generalized, buf, &gen);
+    if (n < 0) {
         fail(w, PKI_DERW_ERR_ARG);
         return;
     }
-    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    unsigned secs = (unsigned)(t - days * 86400);
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    int gen = force_generalized || y < 1950 || y > 2049;
-    char buf[16], *p = buf;
-    if (gen)
-        p = two(p, (unsigned)(y / 100));
-    p = two(p, (unsigned)(y % 100));
-    p = two(p, mo);
-    p = two(p, d);
-    p = two(p, secs / 3600);
-    p = two(p, secs / 60 % 60);
-    p = two(p, secs % 60);
-    *p++ = 'Z';
     pki_derw_tlv(w, gen ? PKI_DER_GENERALIZED_TIME : PKI_DER_UTC_TIME, (const uint8_t *)buf,
-                 (size_t)(p - buf));
+                 (size_t)n);
 }
 
 void pki_derw_time(pki_der_writer *w, int64_t t)

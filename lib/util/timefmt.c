@@ -141,19 +141,42 @@ int pki_time_from_rfc3339(const char *text, int64_t *out)
     return 0;
 }
 
-int pki_time_to_asn1(int64_t t, char *buf, size_t buflen, int *is_generalized)
+static char *two_digits(char *p, unsigned v)
 {
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+int pki_time_format_asn1(int64_t t, int force_generalized, char *buf, int *is_generalized)
+{
+    if (t < -62167219200LL || t > 253402300799LL) /* years 0000..9999 */
+        return -1;
     int y, mo, d, h, mi, s;
     split(t, &y, &mo, &d, &h, &mi, &s);
-    if (y < 0 || y > 9999 || buflen < 16)
+    int gen = force_generalized || y < 1950 || y > 2049;
+    char *p = buf;
+    if (gen)
+        p = two_digits(p, (unsigned)(y / 100));
+    p = two_digits(p, (unsigned)(y % 100));
+    p = two_digits(p, (unsigned)mo);
+    p = two_digits(p, (unsigned)d);
+    p = two_digits(p, (unsigned)h);
+    p = two_digits(p, (unsigned)mi);
+    p = two_digits(p, (unsigned)s);
+    *p++ = 'Z';
+    *is_generalized = gen;
+    return (int)(p - buf);
+}
+
+int pki_time_to_asn1(int64_t t, char *buf, size_t buflen, int *is_generalized)
+{
+    if (buflen < 16)
         return -1;
-    if (y >= 1950 && y <= 2049) {
-        snprintf(buf, buflen, "%02d%02d%02d%02d%02d%02dZ", y % 100, mo, d, h, mi, s);
-        *is_generalized = 0;
-    } else {
-        snprintf(buf, buflen, "%04d%02d%02d%02d%02d%02dZ", y, mo, d, h, mi, s);
-        *is_generalized = 1;
-    }
+    int n = pki_time_format_asn1(t, 0, buf, is_generalized);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
     return 0;
 }
 

@@ -23,6 +23,11 @@ int pki_time_from_rfc3339(const char *text, int64_t *out);
 /* RFC 5280 4.1.2.5: UTCTime "YYMMDDHHMMSSZ" for 1950..2049, GeneralizedTime
  * "YYYYMMDDHHMMSSZ" otherwise. *is_generalized tells which; buf needs 16 bytes. */
 int pki_time_to_asn1(int64_t t, char *buf, size_t buflen, int *is_generalized);
+/* The same with GeneralizedTime forced when force_generalized (RFC 5280 requires it in some
+ * places, e.g. OCSP and invalidity dates). Formats without snprintf: a million-entry CRL formats
+ * a million times. buf needs 16 bytes; returns the length written (no NUL), or -1 outside
+ * years 0000..9999. */
+int pki_time_format_asn1(int64_t t, int force_generalized, char *buf, int *is_generalized);
 /* Parses either form as it appears in a certificate (seconds present, 'Z' required). */
 int pki_time_from_asn1(const char *text, size_t len, int is_generalized, int64_t *out);
 
