@@ -50,9 +50,6 @@ state_dir = "$run_dir/relay";
 http = { listen = "127.0.0.1"; port = $relay_port; };
 CONF
 fi
-build/relay/pki-relay --config "$run_dir/relay/relay.conf" >>"$run_dir/logs/relay.log" 2>&1 &
-pids+=($!)
-
 if [ ! -f "$run_dir/agent/agent.conf" ]; then
   cat >"$run_dir/agent/agent.conf" <<CONF
 log_level = "info";
@@ -60,6 +57,29 @@ state_dir = "$run_dir/agent";
 http = { listen = "127.0.0.1"; port = $agent_port; };
 CONF
 fi
+
+# First start: an administrator for each UI with a random password, kept (0600) in
+# first-login.txt and shown below. Passwords go through stdin, never the command line.
+first_login="$run_dir/first-login.txt"
+if [ ! -f "$first_login" ]; then
+  new_password() { openssl rand -base64 24 | tr -d '/+=\n' | cut -c1-20; }
+  relay_pw=$(new_password)
+  agent_pw=$(new_password)
+  printf '%s\n' "$relay_pw" | build/relay/pki-relay --config "$run_dir/relay/relay.conf" \
+    user add --admin admin >>"$run_dir/logs/relay.log" 2>&1
+  printf '%s\n' "$agent_pw" | build/agent/iothsm-agent --config "$run_dir/agent/agent.conf" \
+    set-password >>"$run_dir/logs/agent.log" 2>&1
+  (umask 077 && cat >"$first_login" <<MSG
+  first login (kept in $first_login):
+    pki-relay     user admin, password $relay_pw
+    iothsm-agent  password $agent_pw
+MSG
+  )
+  unset relay_pw agent_pw
+fi
+
+build/relay/pki-relay --config "$run_dir/relay/relay.conf" >>"$run_dir/logs/relay.log" 2>&1 &
+pids+=($!)
 build/agent/iothsm-agent --config "$run_dir/agent/agent.conf" >>"$run_dir/logs/agent.log" 2>&1 &
 pids+=($!)
 
