@@ -177,11 +177,11 @@ static json_t *examples(const char *dir, const char *kid, const char *hmac)
 {
     char certbot[2600], lego[2600], uacme[2600];
     snprintf(certbot, sizeof certbot,
-             "certbot register --server %s --eab-kid %s --eab-hmac-key %s --agree-tos -m "
+             "certbot register --server %s --eab-kid=%s --eab-hmac-key=%s --agree-tos -m "
              "admin@example.com && certbot certonly --server %s --standalone -d example.com",
              dir, kid, hmac, dir);
     snprintf(lego, sizeof lego,
-             "lego --server %s --eab --kid %s --hmac %s --accept-tos --email admin@example.com "
+             "lego --server %s --eab --kid=%s --hmac=%s --accept-tos --email admin@example.com "
              "--domains example.com --http run",
              dir, kid, hmac);
     snprintf(uacme, sizeof uacme,
@@ -191,15 +191,27 @@ static json_t *examples(const char *dir, const char *kid, const char *hmac)
     return json_pack("{s:s, s:s, s:s}", "certbot", certbot, "lego", lego, "uacme", uacme);
 }
 
+/* base64url of n random bytes. A value starting with '-' is drawn again: ACME clients
+ * (certbot's argparse, lego's flag parser) read "--eab-hmac-key -Xy…" as a missing value
+ * followed by an unknown option, so one credential in 64 would be unusable as typed. */
 static int random_b64(size_t n, char **out)
 {
     uint8_t raw[64];
     WC_RNG rng;
+    *out = NULL;
     if (n > sizeof raw || wc_InitRng(&rng) != 0)
         return -1;
-    int rc = wc_RNG_GenerateBlock(&rng, raw, (word32)n);
+    for (int attempt = 0; attempt < 64; attempt++) {
+        if (wc_RNG_GenerateBlock(&rng, raw, (word32)n) != 0)
+            break;
+        *out = pki_base64url_encode(raw, n);
+        if (!*out || (*out)[0] != '-')
+            break;
+        explicit_bzero(*out, strlen(*out));
+        free(*out);
+        *out = NULL;
+    }
     wc_FreeRng(&rng);
-    *out = rc == 0 ? pki_base64url_encode(raw, n) : NULL;
     explicit_bzero(raw, sizeof raw);
     return *out ? 0 : -1;
 }

@@ -107,8 +107,8 @@ class AcmeClients(unittest.TestCase):
 
     def test_certbot(self):
         kid, hmac_key = self.R.eab(self.pid, name="certbot")
-        self.certbot("register", "--agree-tos", "-m", "ops@example.test", "--eab-kid", kid,
-                     "--eab-hmac-key", hmac_key)
+        self.certbot("register", "--agree-tos", "-m", "ops@example.test", f"--eab-kid={kid}",
+                     f"--eab-hmac-key={hmac_key}")
         live = os.path.join(self.tmp, "certbot/conf/live")
         # HTTP-01 with certbot's own standalone server on the port the relay validates against.
         self.certbot("certonly", "--standalone", "--http-01-address", "127.0.0.1",
@@ -146,8 +146,8 @@ class AcmeClients(unittest.TestCase):
     def lego(self, kid, hmac_key, *args):
         return self.run_tool(
             ["lego", "--server", self.R.directory, "--path", os.path.join(self.tmp, "lego"),
-             "--accept-tos", "--email", "ops@example.test", "--eab", "--kid", kid, "--hmac",
-             hmac_key, *args],
+             "--accept-tos", "--email", "ops@example.test", "--eab", f"--kid={kid}",
+             f"--hmac={hmac_key}", *args],
             env={"LEGO_CA_CERTIFICATES": self.R.cert, "EXEC_PATH": self.txt_hook})
 
     def test_lego(self):

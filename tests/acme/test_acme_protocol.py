@@ -385,6 +385,17 @@ class AcmeProtocol(unittest.TestCase):
         self.assertEqual(c.new_order(["pre.example.test"]).status, 201)
         A.problem(self, c.new_order(["www.example.org"]), 400, "rejectedIdentifier")
 
+    def test_eab_credentials_are_usable_as_typed(self):
+        # certbot and lego read an option value starting with '-' as a flag; one base64url key
+        # in 64 starts with '-', so 300 draws find that case with probability > 99 %.
+        for i in range(300):
+            kid, key = self.R.eab(self.pid, name=f"draw-{i}")
+            self.assertFalse(kid.startswith("-"), kid)
+            self.assertFalse(key.startswith("-"), key)
+            self.assertGreaterEqual(len(A.b64u_dec(key)), 32)
+        r = self.R.api.post("/api/v1/acme/eab", {"name": "cmd", "policy_id": self.pid})
+        self.assertIn("--eab-hmac-key=" + r.json()["hmac_key"], r.json()["examples"]["certbot"])
+
     def test_races(self):
         """Concurrent use: a one-time credential makes one account; an order is finalized once."""
         import concurrent.futures as cf
