@@ -127,42 +127,38 @@ int pki_cert_tbs(const pki_cert_template *t, const pki_issuer *issuer, pki_sig_a
     return 0;
 }
 
+static int cert_tbs_fn(const void *what, const void *issuer, pki_signer *signer, pki_sig_alg alg,
+                       uint8_t **tbs, size_t *tbs_len, char *err, size_t errlen)
+{
+    (void)signer;
+    return pki_cert_tbs(what, issuer, alg, tbs, tbs_len, err, errlen);
+}
+
 int pki_cert_build(const pki_cert_template *t, const pki_issuer *issuer, pki_signer *signer,
                    pki_build_done_fn done, void *ctx, char *err, size_t errlen)
 {
-    int alg = pki_x509_pick_alg(signer, t->sig_alg, err, errlen);
-    if (alg < 0)
-        return alg;
-    uint8_t *tbs;
-    size_t tbs_len;
-    int rc = pki_cert_tbs(t, issuer, (pki_sig_alg)alg, &tbs, &tbs_len, err, errlen);
-    if (rc)
-        return rc;
-    return pki_x509_sign(tbs, tbs_len, (pki_sig_alg)alg, signer, pki_x509_assemble_signed, NULL,
-                         NULL, done, ctx, err, errlen);
+    if (!done)
+        return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "no completion callback");
+    return pki_x509_build(cert_tbs_fn, t, issuer, signer, t->sig_alg, done, ctx, NULL, NULL, err,
+                          errlen);
 }
 
 int pki_cert_build_sync(const pki_cert_template *t, const pki_issuer *issuer, pki_signer *signer,
                         uint8_t **der, size_t *len, char *err, size_t errlen)
 {
-    *der = NULL;
-    int alg = pki_x509_pick_alg(signer, t->sig_alg, err, errlen);
-    if (alg < 0)
-        return alg;
-    uint8_t *tbs;
-    size_t tbs_len;
-    int rc = pki_cert_tbs(t, issuer, (pki_sig_alg)alg, &tbs, &tbs_len, err, errlen);
-    if (rc)
-        return rc;
-    return pki_x509_sign_sync(tbs, tbs_len, (pki_sig_alg)alg, signer, pki_x509_assemble_signed,
-                              NULL, NULL, der, len, err, errlen);
+    return pki_x509_build(cert_tbs_fn, t, issuer, signer, t->sig_alg, NULL, NULL, der, len, err,
+                          errlen);
 }
 
 /* ---- PKCS#10 ------------------------------------------------------------------------------- */
 
-static int csr_tbs(const pki_name *subject, const pki_exts *exts, pki_signer *signer, uint8_t **tbs,
-                   size_t *tbs_len, char *err, size_t errlen)
+/* what: the subject (pki_name), issuer slot: the requested extensions (pki_exts, may be NULL). */
+static int csr_tbs(const void *what, const void *extra, pki_signer *signer, pki_sig_alg alg,
+                   uint8_t **tbs, size_t *tbs_len, char *err, size_t errlen)
 {
+    const pki_name *subject = what;
+    const pki_exts *exts = extra;
+    (void)alg; /* the request's signature algorithm is outside its body */
     if (!subject)
         return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "no subject");
     if (exts && pki_exts_error(exts))
@@ -193,30 +189,13 @@ static int csr_tbs(const pki_name *subject, const pki_exts *exts, pki_signer *si
 int pki_csr_build(const pki_name *subject, const pki_exts *exts, pki_signer *signer,
                   pki_sig_alg alg, pki_build_done_fn done, void *ctx, char *err, size_t errlen)
 {
-    int a = pki_x509_pick_alg(signer, alg, err, errlen);
-    if (a < 0)
-        return a;
-    uint8_t *tbs;
-    size_t tbs_len;
-    int rc = csr_tbs(subject, exts, signer, &tbs, &tbs_len, err, errlen);
-    if (rc)
-        return rc;
-    return pki_x509_sign(tbs, tbs_len, (pki_sig_alg)a, signer, pki_x509_assemble_signed, NULL, NULL,
-                         done, ctx, err, errlen);
+    if (!done)
+        return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "no completion callback");
+    return pki_x509_build(csr_tbs, subject, exts, signer, alg, done, ctx, NULL, NULL, err, errlen);
 }
 
 int pki_csr_build_sync(const pki_name *subject, const pki_exts *exts, pki_signer *signer,
                        pki_sig_alg alg, uint8_t **der, size_t *len, char *err, size_t errlen)
 {
-    *der = NULL;
-    int a = pki_x509_pick_alg(signer, alg, err, errlen);
-    if (a < 0)
-        return a;
-    uint8_t *tbs;
-    size_t tbs_len;
-    int rc = csr_tbs(subject, exts, signer, &tbs, &tbs_len, err, errlen);
-    if (rc)
-        return rc;
-    return pki_x509_sign_sync(tbs, tbs_len, (pki_sig_alg)a, signer, pki_x509_assemble_signed, NULL,
-                              NULL, der, len, err, errlen);
+    return pki_x509_build(csr_tbs, subject, exts, signer, alg, NULL, NULL, der, len, err, errlen);
 }

@@ -171,33 +171,25 @@ static int crl_tbs(const pki_crl_template *t, const pki_issuer *issuer, pki_sig_
     return 0;
 }
 
+static int crl_tbs_fn(const void *what, const void *issuer, pki_signer *signer, pki_sig_alg alg,
+                      uint8_t **tbs, size_t *tbs_len, char *err, size_t errlen)
+{
+    (void)signer;
+    return crl_tbs(what, issuer, alg, tbs, tbs_len, err, errlen);
+}
+
 int pki_crl_build(const pki_crl_template *t, const pki_issuer *issuer, pki_signer *signer,
                   pki_build_done_fn done, void *ctx, char *err, size_t errlen)
 {
-    int alg = pki_x509_pick_alg(signer, t->sig_alg, err, errlen);
-    if (alg < 0)
-        return alg;
-    uint8_t *tbs;
-    size_t tbs_len;
-    int rc = crl_tbs(t, issuer, (pki_sig_alg)alg, &tbs, &tbs_len, err, errlen);
-    if (rc)
-        return rc;
-    return pki_x509_sign(tbs, tbs_len, (pki_sig_alg)alg, signer, pki_x509_assemble_signed, NULL,
-                         NULL, done, ctx, err, errlen);
+    if (!done)
+        return pki_x509_err(err, errlen, PKI_X509_ERR_INPUT, "no completion callback");
+    return pki_x509_build(crl_tbs_fn, t, issuer, signer, t->sig_alg, done, ctx, NULL, NULL, err,
+                          errlen);
 }
 
 int pki_crl_build_sync(const pki_crl_template *t, const pki_issuer *issuer, pki_signer *signer,
                        uint8_t **der, size_t *len, char *err, size_t errlen)
 {
-    *der = NULL;
-    int alg = pki_x509_pick_alg(signer, t->sig_alg, err, errlen);
-    if (alg < 0)
-        return alg;
-    uint8_t *tbs;
-    size_t tbs_len;
-    int rc = crl_tbs(t, issuer, (pki_sig_alg)alg, &tbs, &tbs_len, err, errlen);
-    if (rc)
-        return rc;
-    return pki_x509_sign_sync(tbs, tbs_len, (pki_sig_alg)alg, signer, pki_x509_assemble_signed,
-                              NULL, NULL, der, len, err, errlen);
+    return pki_x509_build(crl_tbs_fn, t, issuer, signer, t->sig_alg, NULL, NULL, der, len, err,
+                          errlen);
 }

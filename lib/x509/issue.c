@@ -153,6 +153,27 @@ int pki_x509_sign_sync(uint8_t *tbs, size_t tbs_len, pki_sig_alg alg, pki_signer
     return rc;
 }
 
+int pki_x509_build(pki_x509_tbs_fn make, const void *what, const void *issuer, pki_signer *signer,
+                   pki_sig_alg requested, pki_build_done_fn done, void *ctx, uint8_t **der,
+                   size_t *len, char *err, size_t errlen)
+{
+    if (der)
+        *der = NULL;
+    int alg = pki_x509_pick_alg(signer, requested, err, errlen);
+    if (alg < 0)
+        return alg;
+    uint8_t *tbs;
+    size_t tbs_len;
+    int rc = make(what, issuer, signer, (pki_sig_alg)alg, &tbs, &tbs_len, err, errlen);
+    if (rc)
+        return rc;
+    if (done)
+        return pki_x509_sign(tbs, tbs_len, (pki_sig_alg)alg, signer, pki_x509_assemble_signed, NULL,
+                             NULL, done, ctx, err, errlen);
+    return pki_x509_sign_sync(tbs, tbs_len, (pki_sig_alg)alg, signer, pki_x509_assemble_signed,
+                              NULL, NULL, der, len, err, errlen);
+}
+
 /* One DRBG for the process, seeded once; wolfCrypt's RNG is not thread-safe, so a mutex. */
 static pthread_mutex_t rng_mu = PTHREAD_MUTEX_INITIALIZER;
 static WC_RNG rng;

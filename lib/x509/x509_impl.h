@@ -33,6 +33,18 @@ int pki_x509_sign_sync(uint8_t *tbs, size_t tbs_len, pki_sig_alg alg, pki_signer
                        pki_x509_assemble_fn assemble, void *extra, void (*extra_free)(void *),
                        uint8_t **der, size_t *len, char *err, size_t errlen);
 
+/* Makes the to-be-signed body of one kind of structure for algorithm alg. what and issuer are
+ * the builder's own inputs (template, issuer or subject, extensions). */
+typedef int (*pki_x509_tbs_fn)(const void *what, const void *issuer, pki_signer *signer,
+                               pki_sig_alg alg, uint8_t **tbs, size_t *tbs_len, char *err,
+                               size_t errlen);
+/* The common path of the certificate, CSR and CRL builders: picks the algorithm (requested, or
+ * the signer's default), makes the body with make, and signs it with the default assembly —
+ * asynchronously when done is set (the result goes to done), else blocking into *der. */
+int pki_x509_build(pki_x509_tbs_fn make, const void *what, const void *issuer, pki_signer *signer,
+                   pki_sig_alg requested, pki_build_done_fn done, void *ctx, uint8_t **der,
+                   size_t *len, char *err, size_t errlen);
+
 /* Whether t falls in years 0000..9999, the range ASN.1 times can carry (the DER writer picks
  * UTCTime or GeneralizedTime itself). */
 static inline int pki_x509_time_ok(int64_t t)
