@@ -196,37 +196,56 @@ int pki_der_null(const pki_der_item *it)
     return it->tag == PKI_DER_NULL && it->len == 0 ? 0 : -1;
 }
 
+/* Sub-identifiers are read into 128 bits: 2.25.<UUID> arcs (X.667) need all of them. */
+__extension__ typedef unsigned __int128 oid_arc;
+#define OID_ARC_MAX (~(oid_arc)0)
+
+/* Decimal text of an arc, written backwards from the end of tmp; returns where it starts. */
+static char *arc_decimal(oid_arc v, char *end)
+{
+    *--end = '\0';
+    do {
+        *--end = (char)('0' + (unsigned)(v % 10));
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 int pki_der_oid_text(const pki_der_item *it, char *buf, size_t cap)
 {
     if (it->tag != PKI_DER_OID || it->len == 0 || !buf || cap < 16)
         return -1;
     size_t out = 0;
     int first = 1;
-    uint64_t arc = 0;
+    oid_arc arc = 0;
     int fresh = 1;
     for (size_t i = 0; i < it->len; i++) {
         uint8_t b = it->val[i];
         if (fresh && b == 0x80)
             return -1; /* non-minimal sub-identifier */
-        if (arc > (UINT64_MAX >> 7))
-            return -1;
+        if (arc > (OID_ARC_MAX >> 7))
+            return -1; /* beyond 128 bits */
         arc = (arc << 7) | (b & 0x7f);
         fresh = 0;
         if (b & 0x80)
             continue;
-        char tmp[48];
-        int n;
+        char tmp[48], num[48];
+        size_t n = 0;
         if (first) {
             unsigned top = arc < 40 ? 0 : arc < 80 ? 1 : 2;
-            n = snprintf(tmp, sizeof tmp, "%u.%llu", top,
-                         (unsigned long long)(arc - (uint64_t)top * 40));
+            tmp[n++] = (char)('0' + top);
+            arc -= (oid_arc)top * 40;
             first = 0;
-        } else
-            n = snprintf(tmp, sizeof tmp, ".%llu", (unsigned long long)arc);
-        if (n < 0 || out + (size_t)n >= cap)
+        }
+        const char *d = arc_decimal(arc, num + sizeof num);
+        size_t dl = strlen(d);
+        tmp[n++] = '.';
+        memcpy(tmp + n, d, dl);
+        n += dl;
+        if (out + n >= cap)
             return -1;
-        memcpy(buf + out, tmp, (size_t)n);
-        out += (size_t)n;
+        memcpy(buf + out, tmp, n);
+        out += n;
         arc = 0;
         fresh = 1;
     }

@@ -82,7 +82,7 @@ int pki_der_boolean(const pki_der_item *it, int *v);
 int pki_der_null(const pki_der_item *it);
 
 /* OBJECT IDENTIFIER to dotted text ("1.2.840.10045.2.1"); buf of at least 16 bytes.
- * Refuses non-minimal sub-identifiers and arcs beyond 64 bits. */
+ * Refuses non-minimal sub-identifiers and arcs beyond 128 bits (2.25.<UUID> arcs fit). */
 int pki_der_oid_text(const pki_der_item *it, char *buf, size_t cap);
 /* Whether the element is an OID equal to dotted. */
 int pki_der_oid_is(const pki_der_item *it, const char *dotted);

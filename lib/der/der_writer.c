@@ -367,9 +367,13 @@ void pki_derw_octet_string(pki_der_writer *w, const uint8_t *val, size_t len)
     pki_derw_tlv(w, PKI_DER_OCTET_STRING, val, len);
 }
 
-static int put_base128(uint8_t *out, size_t outlen, size_t *o, uint64_t v)
+/* Arcs are 128-bit: 2.25.<UUID> arcs (X.667) need all of them. */
+__extension__ typedef unsigned __int128 oid_arc;
+#define OID_ARC_MAX (~(oid_arc)0)
+
+static int put_base128(uint8_t *out, size_t outlen, size_t *o, oid_arc v)
 {
-    uint8_t tmp[10];
+    uint8_t tmp[19]; /* ceil(128 / 7) */
     size_t n = 0;
     do {
         tmp[n++] = (uint8_t)(v & 0x7f);
@@ -385,16 +389,17 @@ static int put_base128(uint8_t *out, size_t outlen, size_t *o, uint64_t v)
 }
 
 /* Reads one decimal arc without leading zeros; advances *p past it and a following dot. */
-static int read_arc(const char **p, uint64_t *out)
+static int read_arc(const char **p, oid_arc *out)
 {
     const char *s = *p;
-    uint64_t v = 0;
+    oid_arc v = 0;
     if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
         return -1;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (UINT64_MAX - 9) / 10 / 2) /* keep 40*a+b and base-128 well inside range */
-            return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
+        unsigned digit = (unsigned)(*s - '0');
+        if (v > (OID_ARC_MAX - digit) / 10)
+            return -1; /* beyond 128 bits */
+        v = v * 10 + digit;
     }
     if (*s == '.') {
         if (s[1] == '\0')
@@ -413,14 +418,15 @@ int pki_derw_oid_encode(const char *dotted, uint8_t *out, size_t outlen)
     if (!dotted || !out)
         return -1;
     const char *p = dotted;
-    uint64_t a, b;
-    if (read_arc(&p, &a) || a > 2 || *p == '\0' || read_arc(&p, &b) || (a < 2 && b >= 40))
+    oid_arc a, b;
+    if (read_arc(&p, &a) || a > 2 || *p == '\0' || read_arc(&p, &b) || (a < 2 && b >= 40) ||
+        b > OID_ARC_MAX - 80)
         return -1;
     size_t o = 0;
     if (put_base128(out, outlen, &o, a * 40 + b))
         return -1;
     while (*p) {
-        uint64_t v;
+        oid_arc v;
         if (read_arc(&p, &v) || put_base128(out, outlen, &o, v))
             return -1;
     }

@@ -71,7 +71,8 @@ void pki_derw_bit_string(pki_der_writer *w, const uint8_t *bits, size_t len, uns
  * zero bits (X.690 11.2.2). */
 void pki_derw_named_bits(pki_der_writer *w, unsigned tag, uint32_t bits);
 void pki_derw_octet_string(pki_der_writer *w, const uint8_t *val, size_t len);
-/* OBJECT IDENTIFIER from dotted text ("2.5.29.17"); bad text sets PKI_DERW_ERR_ARG. */
+/* OBJECT IDENTIFIER from dotted text ("2.5.29.17"), arcs up to 128 bits (2.25.<UUID>); bad text
+ * sets PKI_DERW_ERR_ARG. */
 void pki_derw_oid(pki_der_writer *w, const char *dotted);
 /* Encoded OID content octets from dotted text into out; returns length or -1. */
 int pki_derw_oid_encode(const char *dotted, uint8_t *out, size_t outlen);

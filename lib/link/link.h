@@ -211,4 +211,30 @@ int link_replay_check(link_replay *r, const char *sender, int type, const uint8_
 /* Entries currently kept (tests, status). */
 long link_replay_count(link_replay *r);
 
+/* ---- HSM provisioning certificate (hsm-contract §1) --------------------------------------- */
+
+/* The critical extension of ours the relay puts into an HSM CA's provisioning certificate. */
+#define LINK_PROVISIONING_OID "2.25.121939985752823855590338856841221336458"
+#define LINK_CA_ROOT 0
+#define LINK_CA_INTERMEDIATE 1
+
+typedef struct {
+    char link_url[512];            /* "wss://host:port/link" */
+    char ca_id[64];                /* the relay's CA id (decimal text) */
+    int ca_kind;                   /* LINK_CA_ROOT or LINK_CA_INTERMEDIATE */
+    char token[128];               /* one-time enrolment token */
+    int64_t token_expires;         /* unix seconds */
+    uint8_t relay_fingerprint[32]; /* SHA-256 of the relay's link certificate DER */
+} link_provisioning;
+
+/* The extension's value (extnValue contents, malloc'd). 0, or -1 for an empty field, a kind out
+ * of range or a link URL that is not IA5. */
+int link_provisioning_encode(const link_provisioning *p, uint8_t **der, size_t *len);
+/* Strict: exactly one IothsmProvisioning, version 1, every text non-empty and fitting its field,
+ * a 32-octet fingerprint. 0 or -1 (out untouched). */
+int link_provisioning_decode(const uint8_t *der, size_t len, link_provisioning *out);
+/* Finds the extension in a certificate (DER). 0 found and decoded, 1 absent, -1 malformed
+ * (including: present but not critical, present twice, or a malformed certificate). */
+int link_provisioning_from_cert(const uint8_t *cert, size_t len, link_provisioning *out);
+
 #endif

@@ -104,9 +104,10 @@ static void test_oids(void **state)
         pki_derw_oid(&w, cases[i].dotted);
         expect_hex(&w, cases[i].hex);
     }
-    static const char *bad[] = {"",     "1",    "3.1",  "1.40", "1.2.",
-                                ".1.2", "1..2", "1.02", "1.2a", "1.2.99999999999999999999999",
-                                NULL};
+    static const char *bad[] = {
+        "",     "1",    "3.1",  "1.40", "1.2.",
+        ".1.2", "1..2", "1.02", "1.2a", "1.2.340282366920938463463374607431768211456",
+        NULL};
     for (size_t i = 0; bad[i]; i++) {
         pki_der_writer w;
         pki_derw_init(&w);
