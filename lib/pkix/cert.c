@@ -93,23 +93,15 @@ int pkix_cert_read_tbs(pki_cert *c, const pki_der_item *tbs_item, pki_span *inne
 pki_cert *pki_cert_parse(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     pki_cert *c = calloc(1, sizeof *c);
-    uint8_t *der;
-    size_t der_len;
     if (!c) {
         pkix_errf(err, errlen, "out of memory");
         return NULL;
     }
     c->ext.path_len = -1;
-    if (pkix_input(data, len, CERT_LABELS, "certificate", &der, &der_len, err, errlen) != 0) {
-        free(c);
-        return NULL;
-    }
-    c->priv = der;
-    c->der = pkix_span(der, der_len);
     pki_der_item tbs, alg;
     pki_span inner_alg;
-    if (pkix_signed_split(der, der_len, "certificate", "Certificate", &tbs, &alg, &c->signature,
-                          err, errlen) != 0)
+    if (pkix_begin(data, len, CERT_LABELS, "certificate", "Certificate", &c->priv, &c->der, &tbs,
+                   &alg, &c->signature, err, errlen) != 0)
         goto fail;
     c->tbs = pkix_span(tbs.raw, tbs.raw_len);
     c->sig_alg_der = pkix_span(alg.raw, alg.raw_len);

@@ -179,23 +179,15 @@ static int read_tbs(pki_crl *c, const pki_der_item *tbs_it, pki_span *inner_alg,
 pki_crl *pki_crl_parse(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     pki_crl *c = calloc(1, sizeof *c);
-    uint8_t *der;
-    size_t der_len;
     if (!c) {
         pkix_errf(err, errlen, "out of memory");
         return NULL;
     }
     c->ext.path_len = -1;
-    if (pkix_input(data, len, CRL_LABELS, "CRL", &der, &der_len, err, errlen) != 0) {
-        free(c);
-        return NULL;
-    }
-    c->priv = der;
-    c->der = pkix_span(der, der_len);
     pki_der_item tbs, alg;
     pki_span inner_alg;
-    if (pkix_signed_split(der, der_len, "CRL", "CertificateList", &tbs, &alg, &c->signature, err,
-                          errlen) != 0)
+    if (pkix_begin(data, len, CRL_LABELS, "CRL", "CertificateList", &c->priv, &c->der, &tbs, &alg,
+                   &c->signature, err, errlen) != 0)
         goto fail;
     c->tbs = pkix_span(tbs.raw, tbs.raw_len);
     if (read_tbs(c, &tbs, &inner_alg, err, errlen) != 0 ||

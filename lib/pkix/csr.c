@@ -119,22 +119,14 @@ int pkix_csr_read_info(pki_csr *c, const pki_der_item *info, char *err, size_t e
 pki_csr *pki_csr_parse(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     pki_csr *c = calloc(1, sizeof *c);
-    uint8_t *der;
-    size_t der_len;
     if (!c) {
         pkix_errf(err, errlen, "out of memory");
         return NULL;
     }
     c->ext.path_len = -1;
-    if (pkix_input(data, len, CSR_LABELS, "CSR", &der, &der_len, err, errlen) != 0) {
-        free(c);
-        return NULL;
-    }
-    c->priv = der;
-    c->der = pkix_span(der, der_len);
     pki_der_item info, alg;
-    if (pkix_signed_split(der, der_len, "CSR", "CertificationRequest", &info, &alg, &c->signature,
-                          err, errlen) != 0)
+    if (pkix_begin(data, len, CSR_LABELS, "CSR", "CertificationRequest", &c->priv, &c->der, &info,
+                   &alg, &c->signature, err, errlen) != 0)
         goto fail;
     c->info = pkix_span(info.raw, info.raw_len);
     if (pkix_csr_read_info(c, &info, err, errlen) != 0)

@@ -529,3 +529,16 @@ int pkix_verify_signed(pki_sig_alg alg, const pki_span *tbs, const pki_span *sig
                ? 0
                : -1;
 }
+
+int pkix_begin(const uint8_t *data, size_t len, const char *const *labels, const char *what,
+               const char *asn1_name, void **priv, pki_span *der, pki_der_item *tbs,
+               pki_der_item *alg, pki_span *signature, char *err, size_t errlen)
+{
+    uint8_t *copy;
+    size_t copy_len;
+    if (pkix_input(data, len, labels, what, &copy, &copy_len, err, errlen) != 0)
+        return -1;
+    *priv = copy;
+    *der = pkix_span(copy, copy_len);
+    return pkix_signed_split(copy, copy_len, what, asn1_name, tbs, alg, signature, err, errlen);
+}

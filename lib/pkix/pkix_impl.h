@@ -30,6 +30,12 @@ int pkix_csr_read_info(pki_csr *c, const pki_der_item *info, char *err, size_t e
 int pkix_signed_split(const uint8_t *der, size_t der_len, const char *what, const char *asn1_name,
                       pki_der_item *tbs, pki_der_item *alg, pki_span *signature, char *err,
                       size_t errlen);
+/* The start every parser of a signed object shares: the input (DER, or PEM with one of labels)
+ * copied into *priv (owned by the caller's object from then on, also on failure), its span in
+ * *der, and the SIGNED{} split. Returns 0, or -1 with err set. */
+int pkix_begin(const uint8_t *data, size_t len, const char *const *labels, const char *what,
+               const char *asn1_name, void **priv, pki_span *der, pki_der_item *tbs,
+               pki_der_item *alg, pki_span *signature, char *err, size_t errlen);
 /* The outer algorithm must repeat the one inside the TBS (RFC 5280 4.1.1.2, 5.1.1.2). */
 int pkix_same_alg(const pki_span *inner, const pki_der_item *outer, const char *what, char *err,
                   size_t errlen);
