@@ -179,7 +179,8 @@ static void *job_thread(void *arg)
         json_decref(list);
         jsonapi_respond(&resp, 200, key_list(j->a));
     } else {
-        prov_env env = {.keys = j->a->keys, .state = j->a->state, .actor = j->actor};
+        prov_env env = {
+            .keys = j->a->keys, .state = j->a->state, .link = j->a->link, .actor = j->actor};
         yk_result r;
         json_t *ans = provision_run(&env, j->op, j->serial, j->slot, j->in, &r);
         if (ans)

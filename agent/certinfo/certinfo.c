@@ -13,6 +13,7 @@
 
 #include "der/der_reader.h"
 #include "keys/keys.h"
+#include "link/link.h"
 #include "util/encoding.h"
 #include "util/timefmt.h"
 
@@ -150,8 +151,13 @@ static int parse_der(certinfo *ci, char *err, size_t errlen)
     }
     pki_der_item sigalg, sig;
     if (pki_der_expect(&c, PKI_DER_SEQUENCE, &sigalg) != 0 ||
-        pki_der_expect(&c, PKI_DER_BIT_STRING, &sig) != 0 || !pki_der_at_end(&c))
+        pki_der_expect(&c, PKI_DER_BIT_STRING, &sig) != 0 || !pki_der_at_end(&c) ||
+        pki_der_bit_string_octets(&sig, &ci->sig, &ci->sig_len) != 0)
         return fail(err, errlen, "certificate: bad signature");
+    ci->tbs = tbs_it.raw;
+    ci->tbs_len = tbs_it.raw_len;
+    ci->sig_alg = sigalg.raw;
+    ci->sig_alg_len = sigalg.raw_len;
     return 0;
 }
 
@@ -507,8 +513,9 @@ int certinfo_to_template(const certinfo *ci, const uint8_t *spki, size_t spki_le
         const certinfo_ext *e = &ci->exts[i];
         int rc = 0;
         if (!strcmp(e->oid, OID_BASIC_CONSTRAINTS) || !strcmp(e->oid, OID_KEY_USAGE) ||
-            !strcmp(e->oid, OID_SKI) || !strcmp(e->oid, OID_AKI))
-            continue;
+            !strcmp(e->oid, OID_SKI) || !strcmp(e->oid, OID_AKI) ||
+            !strcmp(e->oid, LINK_PROVISIONING_OID))
+            continue; /* the relay's enrolment data belongs to the template only */
         if (!strcmp(e->oid, "2.5.29.17"))
             rc = decode_san(tpl, e);
         else if (!strcmp(e->oid, "2.5.29.37"))
@@ -609,4 +616,15 @@ int certinfo_verify_chain(const certinfo *leaf, const certinfo *chain, size_t n,
     }
     wolfSSL_CertManagerFree(cm);
     return rc;
+}
+
+int certinfo_verify_signature(const certinfo *ci, const uint8_t *spki, size_t spki_len, char *err,
+                              size_t errlen)
+{
+    pki_sig_alg alg;
+    if (pki_sig_alg_from_der(ci->sig_alg, ci->sig_alg_len, &alg) != 0)
+        return fail(err, errlen, "the certificate's signature algorithm is not supported");
+    if (pki_spki_verify(spki, spki_len, alg, ci->tbs, ci->tbs_len, ci->sig, ci->sig_len) != 0)
+        return fail(err, errlen, "the certificate's signature does not verify with that key");
+    return 0;
 }

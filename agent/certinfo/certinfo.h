@@ -37,6 +37,9 @@ typedef struct {
     int is_ca, path_len; /* from basicConstraints; path_len -1 when absent */
     int has_key_usage;
     uint32_t key_usage;
+    const uint8_t *tbs, *sig_alg, *sig; /* TBSCertificate, AlgorithmIdentifier (whole elements)
+                                          and the signature octets, into der */
+    size_t tbs_len, sig_alg_len, sig_len;
 } certinfo;
 
 /* Parses one certificate, PEM ("CERTIFICATE") or DER. 0, or -1 with the reason in err.
@@ -78,6 +81,11 @@ typedef struct {
 int certinfo_to_template(const certinfo *ci, const uint8_t *spki, size_t spki_len,
                          pki_cert_template *t, certinfo_tpl *tpl, char *err, size_t errlen);
 void certinfo_tpl_free(certinfo_tpl *tpl);
+
+/* Whether ci's signature verifies with the public key spki (SubjectPublicKeyInfo): the
+ * relay's link key over an HSM provisioning certificate. 0, or -1 with err. */
+int certinfo_verify_signature(const certinfo *ci, const uint8_t *spki, size_t spki_len, char *err,
+                              size_t errlen);
 
 /* Checks that leaf chains up through chain[] to a self-signed root in chain[] (signatures,
  * validity, CA flags). 0, or -1 with err. With n == 0, leaf must be self-signed itself. */

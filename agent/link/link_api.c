@@ -53,7 +53,10 @@ static int enrol(agent_link *l, const httpd_request *req, httpd_response *resp)
             snprintf(job->url, sizeof job->url, "%s", url);
             snprintf(job->token, sizeof job->token, "%s", token);
             snprintf(job->fp, sizeof job->fp, "%s", fp);
-            if (l->job) {
+            pthread_mutex_lock(&l->lock);
+            int offering = l->offer != NULL;
+            pthread_mutex_unlock(&l->lock);
+            if (l->job || offering) {
                 free(job);
                 httpd_respond_error(resp, 409, "busy", "an enrolment is already under way");
             } else {

@@ -170,6 +170,47 @@ int link_fetch_relay_cert(agent_link *l, const char *url, uint8_t **der, size_t 
 
 /* ---- Enrolment ---------------------------------------------------------------------------- */
 
+link_identity *link_new_device(agent_link *l, const char *url, const uint8_t *relay_cert,
+                               size_t relay_cert_len, char *err, size_t errlen)
+{
+    /* A new device key for every enrolment: a token never pairs with an old key. */
+    link_identity *tmp = link_identity_generate("device:new", err, errlen);
+    if (!tmp)
+        return NULL;
+    size_t spki_len;
+    const uint8_t *spki = pki_key_spki(link_identity_key(tmp), &spki_len);
+    char name[LINK_NAME_MAX];
+    if (link_device_name(spki, spki_len, name) != 0) {
+        snprintf(err, errlen, "cannot name the device key");
+        link_identity_free(tmp);
+        return NULL;
+    }
+    uint8_t *key = NULL, *sealed = NULL;
+    size_t key_len = 0, sealed_len;
+    link_identity_export_key(tmp, &key, &key_len);
+    link_identity_free(tmp);
+    link_identity *id = key ? link_identity_self_signed(name, key, key_len, err, errlen) : NULL;
+    if (!id)
+        goto done;
+    size_t dc_len;
+    const uint8_t *dc = link_identity_cert(id, &dc_len);
+    if (seal_encrypt(l->seal, key, key_len, KEY_AAD, sizeof KEY_AAD - 1, &sealed, &sealed_len) ||
+        agent_state_set(l->st, "link.enrolled", "0") ||
+        put_b64(l->st, "link.device_key", sealed, sealed_len) ||
+        put_b64(l->st, "link.device_cert", dc, dc_len) ||
+        agent_state_set(l->st, "link.device_name", name) ||
+        put_b64(l->st, "link.relay_cert", relay_cert, relay_cert_len) ||
+        agent_state_set(l->st, "link.url", url)) {
+        snprintf(err, errlen, "cannot store the link state");
+        link_identity_free(id);
+        id = NULL;
+    }
+done:
+    pki_secret_free(key, key_len);
+    free(sealed);
+    return id;
+}
+
 /* Runs on a helper thread (it waits on the network): checks the relay's certificate against the
  * fingerprint the operator confirmed, makes and stores a new device key. The loop takes the
  * result over in take_job and connects; the answer comes with ENROLLED. */
@@ -190,51 +231,15 @@ void link_prepare_enrolment(agent_link *l, link_enrol_job *job)
         free(cert);
         return;
     }
-    /* A new device key for every enrolment: a token never pairs with an old key. */
-    link_identity *tmp = link_identity_generate("device:new", err, errlen);
-    if (!tmp) {
+    job->id = link_new_device(l, job->url, cert, cert_len, err, errlen);
+    if (!job->id) {
         free(cert);
         return;
     }
-    size_t spki_len;
-    const uint8_t *spki = pki_key_spki(link_identity_key(tmp), &spki_len);
-    char name[LINK_NAME_MAX];
-    if (link_device_name(spki, spki_len, name) != 0) {
-        snprintf(err, errlen, "cannot name the device key");
-        link_identity_free(tmp);
-        free(cert);
-        return;
-    }
-    uint8_t *key = NULL, *sealed = NULL;
-    size_t key_len = 0, sealed_len;
-    link_identity_export_key(tmp, &key, &key_len);
-    link_identity_free(tmp);
-    link_identity *id = key ? link_identity_self_signed(name, key, key_len, err, errlen) : NULL;
-    if (!id)
-        goto done;
-    size_t dc_len;
-    const uint8_t *dc = link_identity_cert(id, &dc_len);
-    if (seal_encrypt(l->seal, key, key_len, KEY_AAD, sizeof KEY_AAD - 1, &sealed, &sealed_len) ||
-        agent_state_set(l->st, "link.enrolled", "0") ||
-        put_b64(l->st, "link.device_key", sealed, sealed_len) ||
-        put_b64(l->st, "link.device_cert", dc, dc_len) ||
-        agent_state_set(l->st, "link.device_name", name) ||
-        put_b64(l->st, "link.relay_cert", cert, cert_len) ||
-        agent_state_set(l->st, "link.url", job->url)) {
-        snprintf(err, errlen, "cannot store the link state");
-        link_identity_free(id);
-        goto done;
-    }
-    job->id = id;
     job->relay_cert = cert;
     job->relay_cert_len = cert_len;
-    cert = NULL;
     snprintf(job->fp, sizeof job->fp, "%s", got);
     agent_state_audit(l->st, "operator", "link.enrol", 0, "", job->url);
-done:
-    pki_secret_free(key, key_len);
-    free(sealed);
-    free(cert);
 }
 
 int link_finish_enrolment(agent_link *l)
@@ -263,6 +268,7 @@ agent_link *agent_link_start(const agent_link_config *cfg, agent_state *st, stru
     l->st = st;
     l->keys = keys;
     pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->offer_done, NULL);
     char path[1200], err[256];
     snprintf(path, sizeof path, "%s/link.key", cfg->state_dir);
     l->seal = seal_key_load("link.key", path, err, sizeof err);
@@ -290,6 +296,7 @@ void agent_link_free(agent_link *l)
     link_identity_free(l->id);
     free(l->relay_cert);
     seal_key_free(l->seal);
+    pthread_cond_destroy(&l->offer_done);
     pthread_mutex_destroy(&l->lock);
     explicit_bzero(l->token, sizeof l->token);
     free(l);

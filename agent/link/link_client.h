@@ -9,7 +9,10 @@
 #ifndef AGENT_LINK_CLIENT_H
 #define AGENT_LINK_CLIENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "httpd/httpd.h"
 #include "state/state.h"
@@ -46,5 +49,27 @@ void agent_link_free(agent_link *l);
  *                          relay's link certificate, makes the device key, enrols; answers when
  *                          enrolment succeeded or failed (deferred). */
 int agent_link_handle(agent_link *l, const httpd_request *req, httpd_response *resp);
+
+/* ---- Enrolment from an HSM provisioning certificate (for agent/provision) -----------------
+ * These block (network, key generation, the relay's answer): call them from a worker thread,
+ * never from the event loop. */
+
+/* The relay's link certificate (DER, malloc'd) from GET /api/v1/link/certificate of the relay
+ * behind link_url (wss://host:port/...). 0, or -1 with err. */
+int agent_link_relay_certificate(agent_link *l, const char *link_url, uint8_t **der, size_t *len,
+                                 char *err, size_t errlen);
+/* One relay per appliance: -1 with err when the appliance is enrolled with a relay other than
+ * link_url / fp_hex (SHA-256 of its link certificate), else 0. */
+int agent_link_check_relay(agent_link *l, const char *link_url, const char *fp_hex, char *err,
+                           size_t errlen);
+/* Sends ENROL with body (token, ca_id, slot, public_key, certificate | csr, attestation; the
+ * caller has checked relay_cert) and waits for the relay's answer (at most 30 s). A device that
+ * is not enrolled gets a new device key first; an enrolled one offers over its link. Returns 0
+ * with *answer (the ENROLLED body; json_decref it), or the HTTP status for the caller's error
+ * with code and msg ("enrolment_refused" with the relay's reason, "other_relay", "busy",
+ * "relay_offline", "enrolment_timeout", "link_lost", "stopping"). */
+int agent_link_enrol_offer(agent_link *l, const char *link_url, const uint8_t *relay_cert,
+                           size_t relay_cert_len, json_t *body, json_t **answer, char *code,
+                           size_t code_cap, char *msg, size_t msglen);
 
 #endif

@@ -20,12 +20,14 @@
 #define MSG_LIFETIME 60
 #define ENROL_TIMEOUT_MS 20000
 
-static int64_t mono_ms(void)
+int64_t link_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+#define mono_ms link_mono_ms
 
 static void set_error(agent_link *l, const char *prefix, const char *detail)
 {
@@ -120,19 +122,33 @@ void link_queue_msg(agent_link *l, const link_msg *m)
         lws_cancel_service(l->ctx); /* the loop asks for a writable callback */
 }
 
-static void send_json(agent_link *l, int type, const link_msg *reply_to, json_t *body)
+int link_send_text(agent_link *l, int type, const char *text, uint8_t id[LINK_ID_LEN])
+{
+    link_msg m;
+    if (!l->id || link_msg_init(&m, type, link_identity_name(l->id), RELAY_NAME, MSG_LIFETIME))
+        return -1;
+    m.body = (const uint8_t *)text;
+    m.body_len = text ? strlen(text) : 0;
+    if (id)
+        memcpy(id, m.request_id, LINK_ID_LEN);
+    return send_msg(l, &m);
+}
+
+int link_send_json(agent_link *l, int type, json_t *body, uint8_t id[LINK_ID_LEN])
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    link_msg m;
-    if (reply_to)
-        link_msg_reply(&m, reply_to, type, MSG_LIFETIME);
-    else
-        link_msg_init(&m, type, link_identity_name(l->id), RELAY_NAME, MSG_LIFETIME);
-    m.body = (const uint8_t *)text;
-    m.body_len = text ? strlen(text) : 0;
-    send_msg(l, &m);
-    free(text);
+    int rc = text ? link_send_text(l, type, text, id) : -1;
+    if (text) {
+        explicit_bzero(text, strlen(text)); /* an ENROL body holds the token */
+        free(text);
+    }
+    return rc;
+}
+
+static void send_json(agent_link *l, int type, json_t *body)
+{
+    (void)link_send_json(l, type, body, NULL);
 }
 
 static void drop_queue(agent_link *l)
@@ -163,7 +179,7 @@ static void do_connect(lws_sorted_usec_list_t *sul)
     agent_link *l = lws_container_of(sul, agent_link, sul_connect);
     if (l->stop || l->wsi || !l->id)
         return;
-    if (!l->enrolled && !l->token[0])
+    if (!l->enrolled && !l->token[0] && !l->offer)
         return; /* an enrolment that failed or did not finish: wait for a new one */
     char buf[600];
     snprintf(buf, sizeof buf, "%s", l->url);
@@ -243,14 +259,22 @@ static void handle_message(agent_link *l, const uint8_t *env, size_t len)
         return;
     }
     switch (m.type) {
-    case LINK_MSG_ENROLLED:
-        link_finish_enrolment(l);
-        pki_notice("link: enrolled with the relay as %s", link_identity_name(l->id));
+    case LINK_MSG_ENROLLED: {
+        json_t *b = json_loadb((const char *)m.body, m.body_len, 0, NULL);
+        int was_enrolled = l->enrolled;
+        if (!was_enrolled) {
+            link_finish_enrolment(l);
+            pki_notice("link: enrolled with the relay as %s", link_identity_name(l->id));
+        }
+        link_offer_answer(l, &m, 0, NULL, NULL, b);
         answer(&l->enrol_answer, 200,
                json_pack("{s:s,s:s,s:s}", "state", "enrolled", "device", link_identity_name(l->id),
                          "relay_fingerprint", l->relay_fp));
-        send_json(l, LINK_MSG_HELLO, NULL, inventory(l));
+        if (!was_enrolled)
+            send_json(l, LINK_MSG_HELLO, inventory(l));
+        json_decref(b);
         break;
+    }
     case LINK_MSG_WELCOME:
         l->online = 1;
         l->attempts = 0;
@@ -259,6 +283,7 @@ static void handle_message(agent_link *l, const uint8_t *env, size_t len)
         pthread_mutex_unlock(&l->lock);
         pki_info("link: online with the relay at %s", l->url);
         pki_status_set("link", "linked to %s", l->url);
+        link_offer_send(l); /* an offer that waited for the connection */
         break;
     case LINK_MSG_ERROR: {
         json_t *b = json_loadb((const char *)m.body, m.body_len, 0, NULL);
@@ -266,6 +291,7 @@ static void handle_message(agent_link *l, const uint8_t *env, size_t len)
         pki_warn("link: the relay refused: %s", msg ? msg : "(no reason)");
         set_error(l, "the relay refused: ", msg ? msg : "(no reason)");
         answer_error(&l->enrol_answer, 400, "enrolment_refused", msg ? msg : "refused");
+        link_offer_answer(l, &m, 400, "enrolment_refused", msg ? msg : "refused", NULL);
         if (!l->enrolled) {
             /* A refused token is not tried again; the operator enrols anew. */
             explicit_bzero(l->token, sizeof l->token);
@@ -346,21 +372,31 @@ static void take_job(agent_link *l)
         return;
     }
     answer_error(&l->enrol_answer, 409, "superseded", "a newer enrolment replaced this one");
-    pthread_mutex_lock(&l->lock);
-    link_identity_free(l->id);
-    l->id = job->id;
+    link_adopt_identity(l, job->id, job->relay_cert, job->relay_cert_len, job->fp, job->url);
     job->id = NULL;
-    free(l->relay_cert);
-    l->relay_cert = job->relay_cert;
-    l->relay_cert_len = job->relay_cert_len;
     job->relay_cert = NULL;
-    snprintf(l->relay_fp, sizeof l->relay_fp, "%.64s", job->fp);
-    snprintf(l->url, sizeof l->url, "%s", job->url);
+    pthread_mutex_lock(&l->lock);
     snprintf(l->token, sizeof l->token, "%s", job->token);
-    l->enrolled = 0;
     pthread_mutex_unlock(&l->lock);
     l->enrol_answer = job->answer;
     l->enrol_deadline_ms = mono_ms() + ENROL_TIMEOUT_MS;
+    free_job(job);
+}
+
+void link_adopt_identity(agent_link *l, link_identity *id, uint8_t *relay_cert,
+                         size_t relay_cert_len, const char *fp, const char *url)
+{
+    pthread_mutex_lock(&l->lock);
+    link_identity_free(l->id);
+    l->id = id;
+    free(l->relay_cert);
+    l->relay_cert = relay_cert;
+    l->relay_cert_len = relay_cert_len;
+    snprintf(l->relay_fp, sizeof l->relay_fp, "%.64s", fp);
+    snprintf(l->url, sizeof l->url, "%s", url);
+    explicit_bzero(l->token, sizeof l->token);
+    l->enrolled = 0;
+    pthread_mutex_unlock(&l->lock);
     l->attempts = 0;
     if (l->wsi) {
         l->close_now = 1; /* reconnect with the new identity */
@@ -368,7 +404,6 @@ static void take_job(agent_link *l)
     } else {
         schedule_connect(l, 1);
     }
-    free_job(job);
 }
 
 /* Once a second: heartbeat, dead relay, enrolment timeout. */
@@ -380,6 +415,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         answer_error(&l->enrol_answer, 504, "enrolment_timeout",
                      "the relay did not answer the enrolment in time");
     }
+    link_offer_check(l, now, NULL);
     if (l->wsi && l->connected) {
         if (now - l->last_rx_ms > (int64_t)l->cfg.dead_ms) {
             pki_warn("link: relay silent for %u ms; reconnecting", l->cfg.dead_ms);
@@ -412,6 +448,7 @@ static void on_down(agent_link *l, const char *why)
         pki_status_set("link", "relay offline, reconnecting");
     }
     set_error(l, "", why);
+    link_offer_check(l, mono_ms(), why);
     schedule_connect(l, 0);
 }
 
@@ -427,11 +464,13 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         l->connected = 1;
         l->last_rx_ms = l->last_ping_ms = mono_ms();
         pki_debug("link: connected to %s", l->url);
-        if (!l->enrolled) {
+        if (!l->enrolled && !l->token[0]) {
+            link_offer_send(l); /* a new device enrolling with a slot's offer */
+        } else if (!l->enrolled) {
             json_t *b = json_pack("{s:s}", "token", l->token);
-            send_json(l, LINK_MSG_ENROL, NULL, b);
+            send_json(l, LINK_MSG_ENROL, b);
         } else {
-            send_json(l, LINK_MSG_HELLO, NULL, inventory(l));
+            send_json(l, LINK_MSG_HELLO, inventory(l));
         }
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE: {
@@ -482,6 +521,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         take_job(l);
+        link_offer_take(l);
         pthread_mutex_lock(&l->lock);
         int pending = l->out_head != NULL;
         pthread_mutex_unlock(&l->lock);
@@ -545,6 +585,7 @@ void agent_link_shutdown(agent_link *l)
         l->job = NULL;
     }
     answer_error(&l->enrol_answer, 503, "stopping", "the agent is stopping");
+    link_offer_check(l, INT64_MAX, "the agent is stopping");
 }
 
 void link_loop_detach(agent_link *l)

@@ -1,4 +1,5 @@
 #include "provision/provision.h"
+#include "provision/provision_impl.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn.h>
@@ -409,13 +410,124 @@ static int signer_failure(pki_signer *signer, int status, const char *err, yk_re
     return ykc_fail(r, status ? status : PKI_SIGN_ERR_INTERNAL, 400, "bad_template", "%s", err);
 }
 
+int prov_make_ca(const prov_env *env, uint32_t serial, int slot, const certinfo *ci,
+                 bool self_signed, const secret *pin, uint8_t **spki, size_t *spki_len,
+                 uint8_t **der, size_t *der_len, yk_result *r)
+{
+    char err[256];
+    int rc = -1;
+    pki_signer *signer = NULL;
+    pki_cert_template t;
+    pki_exts exts;
+    pki_exts_init(&exts);
+    *spki = *der = NULL;
+    certinfo_tpl *tpl = calloc(1, sizeof *tpl);
+    if (!tpl) {
+        ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 500, "internal", "out of memory");
+        goto out;
+    }
+    pki_exts_init(&tpl->exts);
+    if (slot_spki(env, serial, slot, spki, spki_len, r) != 0)
+        goto out;
+    signer = yk_signer_new(env->keys, serial, slot, *spki, *spki_len, pin, err, sizeof err);
+    if (!signer) {
+        ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 409, "bad_key", "%s", err);
+        goto out;
+    }
+    if (self_signed) {
+        if (certinfo_to_template(ci, *spki, *spki_len, &t, tpl, err, sizeof err) != 0) {
+            ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_template", "%s", err);
+            goto out;
+        }
+        int sr = pki_cert_build_sync(&t, NULL, signer, der, der_len, err, sizeof err);
+        if (sr != 0) {
+            signer_failure(signer, sr, err, r);
+            goto out;
+        }
+    } else {
+        for (size_t i = 0; i < ci->n_exts; i++) {
+            const certinfo_ext *e = &ci->exts[i];
+            if (strcmp(e->oid, "2.5.29.14") == 0 || strcmp(e->oid, "2.5.29.35") == 0 ||
+                strcmp(e->oid, LINK_PROVISIONING_OID) == 0)
+                continue;
+            pki_exts_add(&exts, e->oid, e->critical, e->value, e->len);
+        }
+        if (pki_exts_error(&exts)) {
+            ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_template", "%s", pki_exts_error(&exts));
+            goto out;
+        }
+        int sr = pki_csr_build_sync(&ci->subject, &exts, signer, signer->default_alg, der, der_len,
+                                    err, sizeof err);
+        if (sr != 0) {
+            signer_failure(signer, sr, err, r);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    pki_signer_free(signer);
+    pki_exts_free(&exts);
+    if (tpl)
+        certinfo_tpl_free(tpl);
+    free(tpl);
+    if (rc != 0) {
+        free(*spki);
+        free(*der);
+        *spki = *der = NULL;
+    }
+    return rc;
+}
+
+json_t *prov_store_ca(const prov_env *env, uint32_t serial, int slot, const certinfo *ci,
+                      bool self_signed, const secret *pin, const uint8_t *spki, size_t spki_len,
+                      const uint8_t *der, size_t der_len, json_t *relay, yk_result *r)
+{
+    char err[256];
+    if (self_signed) {
+        card_step s = {
+            .kind = STEP_WRITE_CERT, .slot = slot, .pin = pin, .cert = der, .cert_len = der_len};
+        if (run_step(env, serial, &s) != 0) {
+            *r = s.r;
+            return NULL;
+        }
+    }
+    json_t *rec = slot_record(env, serial, slot);
+    json_object_set_new(rec, "state", json_string(self_signed ? "provisioned" : "csr_pending"));
+    json_object_set_new(rec, "mode", json_string(self_signed ? "self-signed" : "csr"));
+    json_object_set_new(rec, "template", json_pem("CERTIFICATE", ci->der, ci->der_len));
+    json_object_set_new(rec, "spki", spki_b64(spki, spki_len));
+    if (self_signed)
+        json_object_del(rec, "csr");
+    else
+        json_object_set_new(rec, "csr", json_pem("CERTIFICATE REQUEST", der, der_len));
+    if (relay)
+        json_object_set(rec, "relay", relay);
+    else
+        json_object_del(rec, "relay");
+    if (record_put(env, serial, slot, rec, r) != 0)
+        return NULL;
+    audit(env, self_signed ? "provisioned_root" : "csr_created", serial, slot,
+          relay ? jsonapi_str(relay, "link_url") : NULL);
+    if (!self_signed)
+        return json_pack("{s:s,s:s,s:o}", "slot", ykc_slot_name(slot), "state", "csr_pending",
+                         "csr", json_pem("CERTIFICATE REQUEST", der, der_len));
+    certinfo made;
+    json_t *details = NULL;
+    if (certinfo_parse(&made, der, der_len, err, sizeof err) == 0) {
+        details = certinfo_json(&made);
+        certinfo_free(&made);
+    }
+    return json_pack("{s:s,s:s,s:o,s:o*}", "slot", ykc_slot_name(slot), "state", "provisioned",
+                     "certificate", json_pem("CERTIFICATE", der, der_len), "details", details);
+}
+
 static json_t *op_provision(const prov_env *env, uint32_t serial, int slot, json_t *in,
                             secrets *sec, yk_result *r)
 {
     const char *tpl_pem = jsonapi_str(in, "template");
     const char *mode = jsonapi_str(in, "mode");
     bool self_signed = mode && strcmp(mode, "self-signed") == 0;
-    if (!mode || (!self_signed && strcmp(mode, "csr") != 0)) {
+    if (mode && !self_signed && strcmp(mode, "csr") != 0) {
         ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_mode", "\"mode\" must be self-signed or csr");
         return NULL;
     }
@@ -427,100 +539,32 @@ static json_t *op_provision(const prov_env *env, uint32_t serial, int slot, json
                  err);
         return NULL;
     }
-    uint8_t *spki = NULL, *der = NULL;
-    size_t spki_len = 0, der_len = 0;
     json_t *ans = NULL;
-    pki_signer *signer = NULL;
-    pki_cert_template t;
-    pki_exts exts;
-    pki_exts_init(&exts);
-    certinfo_tpl *tpl = calloc(1, sizeof *tpl);
-    if (!tpl) {
-        ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 500, "internal", "out of memory");
-        goto out;
-    }
-    pki_exts_init(&tpl->exts);
-    if (slot_spki(env, serial, slot, &spki, &spki_len, r) != 0)
-        goto out;
-    signer = yk_signer_new(env->keys, serial, slot, spki, spki_len, &sec->pin, err, sizeof err);
-    if (!signer) {
-        ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 409, "bad_key", "%s", err);
-        goto out;
-    }
-    if (self_signed) {
-        if (certinfo_to_template(&ci, spki, spki_len, &t, tpl, err, sizeof err) != 0) {
-            ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_template", "%s", err);
-            goto out;
-        }
-        int rc = pki_cert_build_sync(&t, NULL, signer, &der, &der_len, err, sizeof err);
-        if (rc != 0) {
-            signer_failure(signer, rc, err, r);
-            goto out;
-        }
-        card_step s = {.kind = STEP_WRITE_CERT,
-                       .slot = slot,
-                       .pin = &sec->pin,
-                       .cert = der,
-                       .cert_len = der_len};
-        if (run_step(env, serial, &s) != 0) {
-            *r = s.r;
-            goto out;
-        }
-        json_t *rec = slot_record(env, serial, slot);
-        json_object_set_new(rec, "state", json_string("provisioned"));
-        json_object_set_new(rec, "mode", json_string("self-signed"));
-        json_object_set_new(rec, "template", json_pem("CERTIFICATE", ci.der, ci.der_len));
-        json_object_set_new(rec, "spki", spki_b64(spki, spki_len));
-        json_object_del(rec, "csr");
-        if (record_put(env, serial, slot, rec, r) != 0)
-            goto out;
-        audit(env, "provisioned_root", serial, slot, NULL);
-        certinfo made;
-        json_t *details = NULL;
-        if (certinfo_parse(&made, der, der_len, err, sizeof err) == 0) {
-            details = certinfo_json(&made);
-            certinfo_free(&made);
-        }
-        ans = json_pack("{s:s,s:s,s:o,s:o*}", "slot", ykc_slot_name(slot), "state", "provisioned",
-                        "certificate", json_pem("CERTIFICATE", der, der_len), "details", details);
+    link_provisioning p;
+    int has = link_provisioning_from_cert(ci.der, ci.der_len, &p);
+    if (has < 0) {
+        ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_template",
+                 "HSM provisioning certificate: the relay's provisioning extension is malformed");
+    } else if (!mode && has != 0) {
+        ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_mode", "\"mode\" must be self-signed or csr");
+    } else if (has == 0) {
+        /* The relay's template: confirm the relay, enrol with the offer, then write. */
+        if (!mode)
+            self_signed = p.ca_kind == LINK_CA_ROOT;
+        ans = prov_relay(env, serial, slot, in, &ci, &p, self_signed, &sec->pin, r);
     } else {
-        for (size_t i = 0; i < ci.n_exts; i++) {
-            const certinfo_ext *e = &ci.exts[i];
-            if (strcmp(e->oid, "2.5.29.14") == 0 || strcmp(e->oid, "2.5.29.35") == 0)
-                continue;
-            pki_exts_add(&exts, e->oid, e->critical, e->value, e->len);
-        }
-        if (pki_exts_error(&exts)) {
-            ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 400, "bad_template", "%s", pki_exts_error(&exts));
-            goto out;
-        }
-        int rc = pki_csr_build_sync(&ci.subject, &exts, signer, signer->default_alg, &der, &der_len,
-                                    err, sizeof err);
-        if (rc != 0) {
-            signer_failure(signer, rc, err, r);
-            goto out;
-        }
-        json_t *rec = slot_record(env, serial, slot);
-        json_object_set_new(rec, "state", json_string("csr_pending"));
-        json_object_set_new(rec, "mode", json_string("csr"));
-        json_object_set_new(rec, "template", json_pem("CERTIFICATE", ci.der, ci.der_len));
-        json_object_set_new(rec, "csr", json_pem("CERTIFICATE REQUEST", der, der_len));
-        json_object_set_new(rec, "spki", spki_b64(spki, spki_len));
-        if (record_put(env, serial, slot, rec, r) != 0)
-            goto out;
-        audit(env, "csr_created", serial, slot, NULL);
-        ans = json_pack("{s:s,s:s,s:o}", "slot", ykc_slot_name(slot), "state", "csr_pending", "csr",
-                        json_pem("CERTIFICATE REQUEST", der, der_len));
+        uint8_t *spki = NULL, *der = NULL;
+        size_t spki_len = 0, der_len = 0;
+        if (prov_make_ca(env, serial, slot, &ci, self_signed, &sec->pin, &spki, &spki_len, &der,
+                         &der_len, r) == 0)
+            ans = prov_store_ca(env, serial, slot, &ci, self_signed, &sec->pin, spki, spki_len, der,
+                                der_len, NULL, r);
+        free(spki);
+        free(der);
     }
-out:
-    pki_signer_free(signer);
-    pki_exts_free(&exts);
-    if (tpl)
-        certinfo_tpl_free(tpl);
-    free(tpl);
+    if (has == 0)
+        explicit_bzero(&p, sizeof p); /* the token */
     certinfo_free(&ci);
-    free(spki);
-    free(der);
     return ans;
 }
 
@@ -664,6 +708,31 @@ static json_t *op_attest(const prov_env *env, uint32_t serial, int slot, yk_resu
                             json_pem("CERTIFICATE", s.out, s.out_len));
     free(s.out);
     return ans;
+}
+
+json_t *prov_attestation(const prov_env *env, uint32_t serial, int slot)
+{
+    json_t *rec = slot_record(env, serial, slot);
+    const char *origin = jsonapi_str(rec, "origin");
+    bool generated = origin && strcmp(origin, "generated") == 0;
+    json_decref(rec);
+    if (!generated)
+        return NULL;
+    card_step att = {.kind = STEP_ATTEST, .slot = slot};
+    card_step f9 = {.kind = STEP_READ_CERT, .slot = YKPIV_KEY_ATTESTATION};
+    json_t *out = NULL;
+    if (run_step(env, serial, &att) == 0 && run_step(env, serial, &f9) == 0 && !f9.absent)
+        out = json_pack("[o,o]", json_pem("CERTIFICATE", att.out, att.out_len),
+                        json_pem("CERTIFICATE", f9.out, f9.out_len));
+    free(att.out);
+    free(f9.out);
+    return out;
+}
+
+void prov_audit(const prov_env *env, const char *event, uint32_t serial, int slot,
+                const char *detail)
+{
+    audit(env, event, serial, slot, detail);
 }
 
 json_t *provision_run(const prov_env *env, prov_op op, uint32_t serial, int slot, json_t *in,

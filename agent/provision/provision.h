@@ -17,10 +17,13 @@
 #include "yubikey/yk.h"
 #include "yubikey/yk_card.h"
 
+struct agent_link;
+
 typedef struct {
     yk_manager *keys;
     agent_state *state;
-    const char *actor; /* the client address, for the audit log */
+    struct agent_link *link; /* the relay link (NULL: not running); enrolment with an offer */
+    const char *actor;       /* the client address, for the audit log */
 } prov_env;
 
 typedef enum {
@@ -28,7 +31,7 @@ typedef enum {
     PROV_VERIFY_PIN,  /* {pin} */
     PROV_GENERATE,    /* {pin, algorithm, pin_policy?, touch_policy?} */
     PROV_IMPORT_KEY,  /* {pin, key | pkcs12 (base64), password?, pin_policy?, touch_policy?} */
-    PROV_PROVISION,   /* {pin, template, mode: "self-signed" | "csr"} */
+    PROV_PROVISION,   /* {pin, template, mode?: "self-signed" | "csr", confirm_fingerprint?} */
     PROV_CERTIFICATE, /* {pin, certificate, chain?} */
     PROV_VIEW,        /* {} */
     PROV_CLEAR,       /* {pin, confirm: "<slot>"} */

@@ -150,7 +150,8 @@ function certificateStep(serial, slot, publicKey) {
       } else {
         const r = await api("POST", `/api/keys/${serial}/slots/${slot}/provision`,
                             { pin: pin.value, template: template.value, mode });
-        if (mode === "csr") csrStep(serial, slot, r.csr);
+        if (r.state === "confirm_relay") confirmStep(serial, slot, pin.value, template.value, r);
+        else if (mode === "csr") csrStep(serial, slot, r.csr);
         else doneStep(serial, slot, r);
       }
     } catch (e) {
@@ -164,6 +165,42 @@ function certificateStep(serial, slot, publicKey) {
     modes, tplBox, signedBox, field("PIN", pin),
     el("p", { class: "muted", text: "If the slot's touch policy asks for it, touch the YubiKey when it blinks." }),
     submit, err));
+}
+
+// The template came from a relay (it carries the relay's link URL, CA, one-time token and the
+// fingerprint of the relay's link certificate): the operator compares the fingerprint with the
+// one the relay's console shows before anything is sent; the agent then checks the relay's
+// signature, enrols with the slot's key and writes the certificate once the relay accepted it.
+function confirmStep(serial, slot, pinValue, templatePem, r) {
+  const err = errorLine();
+  const relay = r.relay;
+  const modes = el("div", { class: "row" },
+    radio("relay-mode", "self-signed", "Self-signed root", relay.ca_kind === "root"),
+    radio("relay-mode", "csr", "CSR for an intermediate (the relay's root or another CA signs it)", relay.ca_kind !== "root"));
+  const submit = el("button", { id: "relay-confirm", text: "The fingerprint matches: enrol with this relay" });
+  const cancel = el("button", { class: "secondary", id: "relay-cancel", text: "Cancel", onclick: () => certificateStep(serial, slot, null) });
+  submit.addEventListener("click", async () => {
+    err.hidden = true;
+    submit.disabled = true;
+    const mode = selected("relay-mode");
+    try {
+      const res = await api("POST", `/api/keys/${serial}/slots/${slot}/provision`,
+                            { pin: pinValue, template: templatePem, mode, confirm_fingerprint: relay.fingerprint });
+      if (mode === "csr") csrStep(serial, slot, res.csr);
+      else doneStep(serial, slot, res);
+    } catch (e) {
+      fail(err, e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  const rows = [["Subject", r.subject], ["Relay", relay.link_url], ["CA", `${relay.ca_id} (${relay.ca_kind})`],
+    ["Token valid until", relay.token_expires]];
+  show(frame(2, el("p", { text: `YubiKey ${serial}, slot ${slot}: this HSM provisioning certificate comes from a relay.` }),
+    el("table", { id: "relay-details" }, rows.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v || "" })))),
+    el("p", { text: "Compare this fingerprint with the one the relay's console shows for its link certificate:" }),
+    el("pre", { id: "relay-fingerprint", text: relay.fingerprint.match(/.{1,2}/g).join(":") }),
+    modes, el("div", { class: "row" }, submit, cancel), err));
 }
 
 function csrStep(serial, slot, csr) {
