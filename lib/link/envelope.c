@@ -191,6 +191,11 @@ pki_key *link_identity_key(link_identity *id)
     return pki_soft_signer_key(id->signer);
 }
 
+pki_signer *link_identity_signer(link_identity *id)
+{
+    return id->signer;
+}
+
 int link_identity_export_key(const link_identity *id, uint8_t **der, size_t *len)
 {
     return pki_key_to_pkcs8_der(pki_soft_signer_key(id->signer), der, len);

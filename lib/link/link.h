@@ -156,6 +156,9 @@ void link_identity_free(link_identity *id);
 const char *link_identity_name(const link_identity *id);
 const uint8_t *link_identity_cert(const link_identity *id, size_t *len);
 pki_key *link_identity_key(link_identity *id);
+/* A software signer over the identity's key (owned by the identity; safe for concurrent use):
+ * the relay signs HSM provisioning certificates with it. */
+pki_signer *link_identity_signer(link_identity *id);
 /* PKCS#8 DER of the key, for storing it sealed; release with pki_secret_free. */
 int link_identity_export_key(const link_identity *id, uint8_t **der, size_t *len);
 

@@ -41,6 +41,8 @@ const api_route API_ROUTES[] = {
     {"GET", "/api/v1/cas/{id}/chain", 0, ca_download, "the CA certificate and chain (PEM)"},
     {"POST", "/api/v1/cas/{id}/ocsp-certificate", 0, ca_renew_ocsp,
      "make a new OCSP responder certificate"},
+    {"GET", "/api/v1/cas/{id}/provisioning-certificate", 0, ca_provisioning_certificate,
+     "an HSM CA's provisioning certificate with a new one-time token (PEM)"},
     /* templates */
     {"GET", "/api/v1/template-starters", 0, templates_starters, "the starter templates"},
     {"GET", "/api/v1/cas/{id}/templates", 0, templates_list, "a CA's templates"},

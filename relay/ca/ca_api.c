@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ca/ca.h"
+#include "ca/ca_impl.h"
+#include "link/link_server.h"
 #include "issue/issue.h"
 #include "keys/keys.h"
 #include "log/log.h"
@@ -16,15 +17,18 @@ json_t *ca_json(relay_app *app, const store_ca *ca)
     issue_ca_urls(app, ca->id, cert, crl, ocsp, cps, sizeof cert);
     snprintf(chain, sizeof chain, "%s/pki/ca/%lld/chain.pem", app->public_base_url,
              (long long)ca->id);
-    return json_pack(
-        "{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s,s:n}}", "id",
-        (json_int_t)ca->id, "name", ca->name, "status", ca->status, "key_type", ca->key_type,
-        "signature_algorithm", ca->sig_alg, "subject", ca->subject, "created",
-        api_time(ca->created), "cps", ca->cps ? ca->cps : "", "crl_validity_hours",
-        (json_int_t)(ca->crl_validity_s / 3600), "crl_refresh_hours",
-        (json_int_t)(ca->crl_refresh_s / 3600), "service_key_type", ca->service_key_type,
-        "ocsp_certificate_id", (json_int_t)ca->ocsp_cert_id, "urls", "certificate", cert, "chain",
-        chain, "crl", crl, "ocsp", ocsp, "cps", cps, "tsa");
+    json_t *o =
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s,s:n}}",
+                  "id", (json_int_t)ca->id, "name", ca->name, "status", ca->status, "key_type",
+                  ca->key_type, "signature_algorithm", ca->sig_alg, "subject", ca->subject,
+                  "created", api_time(ca->created), "cps", ca->cps ? ca->cps : "",
+                  "crl_validity_hours", (json_int_t)(ca->crl_validity_s / 3600),
+                  "crl_refresh_hours", (json_int_t)(ca->crl_refresh_s / 3600), "service_key_type",
+                  ca->service_key_type, "ocsp_certificate_id", (json_int_t)ca->ocsp_cert_id, "urls",
+                  "certificate", cert, "chain", chain, "crl", crl, "ocsp", ocsp, "cps", cps, "tsa");
+    if (o && ca_is_hsm(ca))
+        json_object_set_new(o, "hsm", ca_hsm_json(ca));
+    return o;
 }
 
 static bool load(api_call *c, store_ca *ca)
@@ -160,6 +164,8 @@ void ca_delete(api_call *c)
     } else {
         ca_forget(ca.id);
         ocsp_invalidate_ca(ca.id); /* no cached "good" for a CA that is gone */
+        if (ca_is_hsm(&ca))
+            relay_link_hsm_forget(ca.id); /* its offers and unspent tokens go with it */
         char target[48];
         snprintf(target, sizeof target, "ca:%lld", (long long)ca.id);
         api_audit(c, "ca.delete", target, ca.id, json_pack("{s:s}", "name", ca.name));
@@ -254,15 +260,19 @@ void ca_renew_ocsp(api_call *c)
     if (!load(c, &ca))
         return;
     char err[300];
-    pki_signer *s =
-        strcmp(ca.status, "active") == 0 ? ca_signer(c->app, &ca, err, sizeof err) : NULL;
-    if (!s) {
+    int http = 500;
+    bool active = strcmp(ca.status, "active") == 0;
+    pki_signer *s = active ? ca_signer(c->app, &ca, err, sizeof err) : NULL;
+    if (!active) {
         api_error(c, 409, "not_active", "the CA is not active");
+    } else if (!s) {
+        api_error(c, 500, "internal", "%s", err);
     } else if (store_begin(c->st) != STORE_OK) {
         api_error(c, 503, "busy", "database busy");
-    } else if (ca_make_services(c->app, c->st, &ca, s, false, err, sizeof err) != 0) {
+    } else if (ca_make_services(c->app, c->st, &ca, s, false, &http, err, sizeof err) != 0) {
         store_rollback(c->st);
-        api_error(c, 500, "internal", "%s", err);
+        /* An HSM CA's appliance failures keep their own status and code (503 offline, …). */
+        api_error(c, http, issue_error_code(err, "internal"), "%s", err);
     } else {
         char target[48];
         snprintf(target, sizeof target, "ca:%lld", (long long)ca.id);

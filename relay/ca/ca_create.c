@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ca/ca_impl.h"
 #include "issue/issue.h"
@@ -18,7 +19,7 @@
 static const char *const SUBJECT_ORDER[] = {"C", "ST", "L", "O", "OU", "CN"};
 
 /* The subject from a string ("/CN=x/O=y" or RFC 4514) or an object {"CN":…,"O":…}. */
-static bool subject_from_json(api_call *c, pki_name *n)
+bool ca_subject_from_json(api_call *c, pki_name *n)
 {
     json_t *v = json_object_get(c->json, "subject");
     char why[200];
@@ -107,8 +108,12 @@ static void fill_ca_defaults(api_call *c, store_ca *ca, const char *name, pki_si
 }
 
 int ca_make_services(relay_app *app, store *st, store_ca *ca, pki_signer *signer, bool add_template,
-                     char *err, size_t errlen)
+                     int *http, char *err, size_t errlen)
 {
+    int unused_http;
+    if (!http)
+        http = &unused_http;
+    *http = 500;
     int64_t tid;
     if (add_template && tpl_create_starter(st, ca->id, "Web Server", pki_now(), &tid) != STORE_OK) {
         snprintf(err, errlen, "cannot create the Web Server template");
@@ -150,6 +155,7 @@ int ca_make_services(relay_app *app, store *st, store_ca *ca, pki_signer *signer
     int status;
     if (issue_certificate(app, st, ca, signer, NULL, &p, &cert, &status, err, errlen) != 0) {
         pki_signer_free(resp);
+        *http = status;
         return -1;
     }
     uint8_t *blob = NULL;
@@ -202,7 +208,7 @@ static void persist(api_call *c, store_ca *ca, pki_signer *s)
     ca->sealed_key = blob;
     ca->sealed_len = blen;
     if (strcmp(ca->status, "active") == 0 &&
-        ca_make_services(c->app, c->st, ca, s, true, err, sizeof err) != 0) {
+        ca_make_services(c->app, c->st, ca, s, true, NULL, err, sizeof err) != 0) {
         store_rollback(c->st);
         ca_forget(ca->id);
         api_error(c, 500, "internal", "%s", err);
@@ -229,7 +235,7 @@ static void create_root_or_intermediate(api_call *c, const char *name, bool root
     pki_sig_alg alg;
     int64_t days, path_len = -1;
     json_t *pl = json_object_get(c->json, "path_len");
-    if (!subject_from_json(c, &subject) || !key_choice(c, &kt, &bits, &alg) ||
+    if (!ca_subject_from_json(c, &subject) || !key_choice(c, &kt, &bits, &alg) ||
         !api_body_int(c, "validity_days", false, 1, 36500, 3650, &days))
         return;
     if (pl && !json_is_null(pl) && !api_body_int(c, "path_len", false, 0, 32, -1, &path_len))
@@ -338,6 +344,15 @@ void ca_create(api_call *c)
     const char *cps;
     if (!api_body_text(c, "cps", false, 64 * 1024, &cps))
         return;
+    const char *kt = json_string_value(json_object_get(c->json, "key_type"));
+    if (kt && strcasecmp(kt, "HSM") == 0) {
+        /* The key will live on an appliance's YubiKey (hsm-contract §2). */
+        if (type && strcmp(type, "root") != 0 && strcmp(type, "intermediate") != 0)
+            api_error(c, 400, "bad_field", "an HSM CA's 'type' is root or intermediate");
+        else
+            ca_create_hsm(c, name, !type || strcmp(type, "root") == 0);
+        return;
+    }
     if (!type || strcmp(type, "root") == 0)
         create_root_or_intermediate(c, name, true);
     else if (strcmp(type, "intermediate") == 0)

@@ -4,6 +4,7 @@
 #define RELAY_CA_IMPL_H
 
 #include "ca/ca.h"
+#include "x509/x509.h"
 
 typedef struct {
     uint8_t *cert_der;
@@ -20,5 +21,16 @@ void ca_checked_free(ca_checked *k);
 int ca_check_cert(store *st, int64_t user_id, int64_t self_id, const uint8_t *spki, size_t spki_len,
                   const char *cert_pem, const char *chain_pem, ca_checked *out, int *status,
                   const char **code, char *err, size_t errlen);
+
+/* The subject member of a create request (text or object, CN required); answers the request on
+ * failure. */
+bool ca_subject_from_json(api_call *c, pki_name *n);
+
+/* HSM CAs (ca_hsm.c): creation in state "awaiting_appliance" with its provisioning
+ * certificate, and "Import Signed Certificate" on one. Both answer the request. */
+void ca_create_hsm(api_call *c, const char *name, bool root);
+void ca_hsm_import(api_call *c, store_ca *ca, const char *cert_pem, const char *chain_pem);
+/* The hsm member of an HSM CA's JSON. */
+json_t *ca_hsm_json(const store_ca *ca);
 
 #endif

@@ -305,9 +305,15 @@ void ca_import_cert(api_call *c)
         return;
     }
     const char *cert_pem, *chain_pem;
-    if (!api_body_text(c, "certificate_pem", true, 64 * 1024, &cert_pem) ||
+    /* An HSM CA may take the certificate its appliance offered: then certificate_pem is
+     * optional. */
+    if (!api_body_text(c, "certificate_pem", !ca_is_hsm(&ca), 64 * 1024, &cert_pem) ||
         !api_body_text(c, "chain_pem", false, 512 * 1024, &chain_pem))
         goto done;
+    if (ca_is_hsm(&ca)) {
+        ca_hsm_import(c, &ca, cert_pem, chain_pem);
+        goto done;
+    }
     if (strcmp(ca.status, "pending") != 0) {
         api_error(c, 409, "not_pending", "this CA already has its certificate");
         goto done;
@@ -336,7 +342,7 @@ void ca_import_cert(api_call *c)
         goto done;
     }
     if (store_ca_update(c->st, &ca) != STORE_OK ||
-        ca_make_services(c->app, c->st, &ca, s, true, err, sizeof err) != 0) {
+        ca_make_services(c->app, c->st, &ca, s, true, NULL, err, sizeof err) != 0) {
         store_rollback(c->st);
         api_error(c, 500, "internal", "cannot activate the CA");
         goto done;

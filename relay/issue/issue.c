@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "issue/issue.h"
+#include "link/link_server.h"
 #include "log/log.h"
 #include "store/store_crl_part.h"
 #include "util/encoding.h"
@@ -85,6 +86,15 @@ static int parse_san(const char *s, pki_general_name *gn, char *err, size_t errl
              "or UPN:",
              s);
     return -1;
+}
+
+const char *issue_error_code(const char *err, const char *fallback)
+{
+    const char *code = fallback;
+    int sign = relay_link_sign_status_of(err);
+    if (sign)
+        relay_link_sign_http(sign, &code);
+    return code;
 }
 
 int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
@@ -220,7 +230,11 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
         size_t len = 0;
         int brc = pki_cert_build_sync(&t, &issuer, ca_signer, &der, &len, why, sizeof why);
         if (brc != 0) {
-            *status = brc == PKI_X509_ERR_INPUT || brc == PKI_X509_ERR_LINT ? 400 : 500;
+            /* An appliance-backed signer's failure keeps its own status (503 offline, …). */
+            int sign = relay_link_sign_status_of(why);
+            *status = brc == PKI_X509_ERR_INPUT || brc == PKI_X509_ERR_LINT ? 400
+                      : sign ? relay_link_sign_http(sign, NULL)
+                             : 500;
             snprintf(err, errlen, "%s", why[0] ? why : pki_sign_status_text(brc));
             break;
         }

@@ -31,7 +31,11 @@ typedef struct {
 /* Signs with the CA's key and stores the row. tpl may be NULL for service certificates (then
  * no CRL/OCSP/AIA extensions beyond what ocsp_signing implies). Returns 0 and fills out (the
  * caller clears it), or -1 with a message for the user in err; *status gets an HTTP status
- * (400 for bad input or a failed lint, 500 otherwise). */
+ * (400 for bad input or a failed lint, the signer's own for an HSM CA's appliance — 503, 423,
+ * 403, 504, 502 — and 500 otherwise). */
+/* The API error code for an issuance failure: the signer's ("appliance_offline", "timeout", …)
+ * when err names one, else fallback. */
+const char *issue_error_code(const char *err, const char *fallback);
 int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
                       const tpl_settings *tpl, const issue_params *p, store_cert *out, int *status,
                       char *err, size_t errlen);

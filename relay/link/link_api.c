@@ -104,8 +104,7 @@ void relay_link_api_certificate(api_call *c)
     free(pem);
 }
 
-/* The API's name and HTTP status for each signer error. */
-static void sign_error(api_call *c, int status)
+int relay_link_sign_http(int sign_status, const char **code)
 {
     static const struct {
         int status, http;
@@ -122,11 +121,36 @@ static void sign_error(api_call *c, int status)
         {PKI_SIGN_ERR_BAD_ALG, 400, "bad_algorithm"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (map[i].status == status) {
-            api_error(c, map[i].http, map[i].code, "%s", pki_sign_status_text(status));
-            return;
+        if (map[i].status == sign_status) {
+            if (code)
+                *code = map[i].code;
+            return map[i].http;
         }
-    api_error(c, 500, "internal", "%s", pki_sign_status_text(status));
+    if (code)
+        *code = "internal";
+    return 500;
+}
+
+int relay_link_sign_status_of(const char *message)
+{
+    size_t n = message ? strlen(message) : 0;
+    for (int st = PKI_SIGN_ERR_BAD_ALG; st >= PKI_SIGN_ERR_BAD_SIGNATURE; st--) {
+        const char *t = pki_sign_status_text(st);
+        size_t tl = strlen(t);
+        /* lib/x509 words it "signing failed: <text>"; the text alone also counts */
+        if (n >= tl && strcmp(message + n - tl, t) == 0 &&
+            (n == tl || (n >= tl + 2 && message[n - tl - 2] == ':')))
+            return st;
+    }
+    return 0;
+}
+
+/* The API's name and HTTP status for each signer error. */
+static void sign_error(api_call *c, int status)
+{
+    const char *code;
+    int http = relay_link_sign_http(status, &code);
+    api_error(c, http, code, "%s", pki_sign_status_text(status));
 }
 
 /* A signature through an appliance, for operators checking the path end to end: the appliance

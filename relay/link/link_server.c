@@ -30,6 +30,19 @@ static const db_migration REGISTRY_STEPS[] = {
         " digest TEXT PRIMARY KEY, ca_id TEXT NOT NULL DEFAULT '', created_by INTEGER NOT NULL,"
         " expires INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0,"
         " used_by TEXT NOT NULL DEFAULT '');"},
+    /* HSM CAs (hsm-contract): provisioning tokens are bound to their CA and replaced by the
+     * next download; each CA's certificate template; the slots appliances offer for it. */
+    {2, "ALTER TABLE enrolment_tokens ADD COLUMN hsm INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE enrolment_tokens ADD COLUMN replaced INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX enrolment_tokens_ca ON enrolment_tokens(ca_id, used_at);"
+        "CREATE TABLE hsm_cas ("
+        " ca_id TEXT PRIMARY KEY, kind INTEGER NOT NULL, subject BLOB NOT NULL,"
+        " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, path_len INTEGER NOT NULL,"
+        " created INTEGER NOT NULL);"
+        "CREATE TABLE hsm_offers ("
+        " ca_id TEXT NOT NULL, appliance TEXT NOT NULL, slot TEXT NOT NULL, spki BLOB NOT NULL,"
+        " cert BLOB, csr BLOB, attested INTEGER NOT NULL, offered INTEGER NOT NULL,"
+        " PRIMARY KEY (ca_id, appliance, slot));"},
 };
 
 /* ---- Files -------------------------------------------------------------------------------- */
@@ -201,48 +214,84 @@ void registry_touch(const char *name, int64_t now, const char *inventory)
         db_run(G_LINK.db, "UPDATE appliances SET last_seen = ? WHERE name = ?", "it", now, name);
 }
 
-/* Spends a one-time token for name/cert. 0, or a message in why. */
-int registry_enrol(const char *token, const char *name, const uint8_t *cert, size_t cert_len,
-                   int64_t now, char *why, size_t whylen)
+/* Inside a transaction: spends a one-time token for name. With ca_id, the token must be an HSM
+ * provisioning token of that CA. 0, or -1 with a message in why. */
+int registry_spend_token(const char *token, const char *name, const char *ca_id, int64_t now,
+                         char *why, size_t whylen)
 {
-    char digest[AUTH_DIGEST_HEX], fp[65];
-    if (auth_token_digest(token, digest) != 0 || link_cert_fingerprint(cert, cert_len, fp) != 0) {
+    char digest[AUTH_DIGEST_HEX];
+    if (auth_token_digest(token, digest) != 0) {
         snprintf(why, whylen, "internal error");
         return -1;
     }
-    if (db_begin(G_LINK.db) != 0) {
-        snprintf(why, whylen, "registry busy");
-        return -1;
-    }
-    sqlite3_stmt *st = db_query(
-        G_LINK.db, "SELECT expires, used_at FROM enrolment_tokens WHERE digest = ?", "t", digest);
-    int64_t expires = 0, used = 0;
+    sqlite3_stmt *st = db_query(G_LINK.db,
+                                "SELECT expires, used_at, replaced, hsm, ca_id FROM "
+                                "enrolment_tokens WHERE digest = ?",
+                                "t", digest);
+    int64_t expires = 0, used = 0, replaced = 0, hsm = 0;
+    char bound[64] = "";
     int found = 0;
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
         expires = sqlite3_column_int64(st, 0);
         used = sqlite3_column_int64(st, 1);
+        replaced = sqlite3_column_int64(st, 2);
+        hsm = sqlite3_column_int64(st, 3);
+        const unsigned char *b = sqlite3_column_text(st, 4);
+        snprintf(bound, sizeof bound, "%s", b ? (const char *)b : "");
     }
     if (st)
         db_done(st);
-    const char *problem = !found           ? "unknown enrolment token"
-                          : used           ? "the enrolment token was already used"
-                          : expires <= now ? "the enrolment token has expired"
-                                           : NULL;
+    const char *problem =
+        !found           ? "unknown enrolment token"
+        : replaced       ? "the enrolment token was replaced by a newer provisioning certificate"
+        : used           ? "the enrolment token was already used"
+        : expires <= now ? "the enrolment token has expired"
+        : ca_id && !hsm  ? "the token is not from an HSM provisioning certificate"
+        : ca_id && strcmp(bound, ca_id) != 0 ? "the token belongs to another CA"
+                                             : NULL;
     if (!problem &&
         db_run(G_LINK.db, "UPDATE enrolment_tokens SET used_at = ?, used_by = ? WHERE digest = ?",
                "itt", now, name, digest) != 1)
         problem = "internal error";
-    if (!problem &&
-        db_run(G_LINK.db,
+    if (problem) {
+        snprintf(why, whylen, "%s", problem);
+        return -1;
+    }
+    return 0;
+}
+
+/* Inside a transaction: records a new appliance's pinned certificate. 0, or -1 with why. */
+int registry_add_appliance(const char *name, const uint8_t *cert, size_t cert_len, int64_t now,
+                           char *why, size_t whylen)
+{
+    char fp[65];
+    if (link_cert_fingerprint(cert, cert_len, fp) != 0) {
+        snprintf(why, whylen, "internal error");
+        return -1;
+    }
+    if (db_run(G_LINK.db,
                "INSERT INTO appliances (name, cert, fingerprint, enrolled_at, last_seen) "
                "VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET cert = excluded.cert, "
                "fingerprint = excluded.fingerprint, enrolled_at = excluded.enrolled_at",
-               "tbtii", name, (const void *)cert, cert_len, fp, now, now) != 1)
-        problem = "this device key is already enrolled under another name";
-    if (problem) {
+               "tbtii", name, (const void *)cert, cert_len, fp, now, now) != 1) {
+        snprintf(why, whylen, "this device key is already enrolled under another name");
+        return -1;
+    }
+    return 0;
+}
+
+/* Spends a one-time token for name/cert. 0, or a message in why. */
+int registry_enrol(const char *token, const char *name, const uint8_t *cert, size_t cert_len,
+                   int64_t now, char *why, size_t whylen)
+{
+    if (db_begin(G_LINK.db) != 0) {
+        snprintf(why, whylen, "registry busy");
+        return -1;
+    }
+    if (registry_spend_token(token, name, NULL, now, why, whylen) != 0 ||
+        registry_add_appliance(name, cert, cert_len, now, why, whylen) != 0) {
         db_rollback(G_LINK.db);
-        snprintf(why, whylen, "%s", problem);
         return -1;
     }
     return db_commit(G_LINK.db);

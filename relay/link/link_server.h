@@ -46,4 +46,51 @@ void relay_link_api_token(api_call *c);       /* POST /api/v1/appliances/enrolme
 void relay_link_api_certificate(api_call *c); /* GET /api/v1/link/certificate (public) */
 void relay_link_api_sign(api_call *c);        /* POST /api/v1/appliances/signature */
 
+/* ---- HSM CAs (hsm-contract; docs/link.md "HSM CAs") --------------------------------------- */
+
+/* What an HSM CA's provisioning certificate carries besides the link's extension: the CA
+ * certificate's subject (Name DER), validity and path length; kind is LINK_CA_ROOT or
+ * LINK_CA_INTERMEDIATE. */
+typedef struct {
+    int kind;
+    const uint8_t *subject_der;
+    size_t subject_len;
+    int64_t not_before, not_after;
+    int path_len; /* -1: none */
+} relay_hsm_template;
+
+/* Keeps the template of a new HSM CA (link registry), so every download makes the same
+ * certificate but for the token. 0, or -1 with err. */
+int relay_link_hsm_register(int64_t ca_id, const relay_hsm_template *t, char *err, size_t errlen);
+/* A provisioning certificate (DER, malloc'd) for the CA with a new one-time enrolment token
+ * bound to it, valid ttl seconds; the CA's earlier unspent tokens stop working. Signed by the
+ * relay's link key; its one extension of ours is critical. 0, or -1 with err. */
+#define RELAY_HSM_TOKEN_TTL (7 * 86400)
+int relay_link_hsm_provisioning(int64_t ca_id, int64_t created_by, int64_t ttl, uint8_t **der,
+                                size_t *len, char *err, size_t errlen);
+/* The "hsm" member of the CA's JSON: {"offers": […], "targets": […]}; targets are the offers
+ * holding spki (NULL while the CA has no certificate). */
+struct json_t;
+struct json_t *relay_link_hsm_json(int64_t ca_id, const uint8_t *spki, size_t spki_len);
+/* The targets ("<appliance>/<serial>/<slot>,…", for relay_link_signer_new) whose offered key
+ * is spki. Returns how many (0: none), or -1 on error or when they do not fit cap. */
+int relay_link_hsm_targets(int64_t ca_id, const uint8_t *spki, size_t spki_len, char *out,
+                           size_t cap);
+/* The offered certificate (DER, malloc'd) when the offers for the CA carry exactly one
+ * distinct certificate: the relay proposes it for "Import Signed Certificate". 0, 1 none or
+ * several, -1 error. */
+int relay_link_hsm_offered_cert(int64_t ca_id, uint8_t **der, size_t *len);
+/* Grows whenever an offer is recorded or dropped: cached signers compare it to know when to
+ * read their targets again. */
+uint64_t relay_link_hsm_generation(void);
+/* Drops a deleted CA's template, offers and unspent tokens. */
+void relay_link_hsm_forget(int64_t ca_id);
+
+/* The API's HTTP status and error code for a signer status (503 appliance_offline, 423
+ * pin_blocked, 504 timeout, …; 500 internal for anything else). */
+int relay_link_sign_http(int sign_status, const char **code);
+/* The signer status a builder's error message names ("signing failed: appliance not
+ * connected" → PKI_SIGN_ERR_OFFLINE), or 0 when it names none with an API code of its own. */
+int relay_link_sign_status_of(const char *message);
+
 #endif

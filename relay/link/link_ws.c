@@ -111,6 +111,52 @@ static json_t *body_json(const link_msg *m)
     return j;
 }
 
+/* ENROLLED: the device's name, and for an offer the CA and "offer": "accepted". */
+static json_t *enrolled_body(const char *device, const hsm_offer *o)
+{
+    if (!o)
+        return json_pack("{s:s,s:s}", "name", device, "device", device);
+    pki_notice("link: appliance %s offers slot %s for CA %s%s", device, o->slot, o->ca_id,
+               o->attested ? " (attested)" : "");
+    return json_pack("{s:s,s:s,s:s,s:s}", "name", device, "device", device, "ca_id", o->ca_id,
+                     "offer", "accepted");
+}
+
+/* An enrolled appliance offering one more slot (hsm-contract §3): token and offer checked as
+ * for a new one, nothing else about the appliance changes. */
+static void handle_known_enrol(link_session *s, const link_msg *m)
+{
+    json_t *body = body_json(m);
+    const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
+    char why[200] = "";
+    hsm_offer offer;
+    int parsed = 0;
+    if (!token)
+        snprintf(why, sizeof why, "the enrolment message carries no token");
+    else if (!hsm_offer_present(body))
+        snprintf(why, sizeof why,
+                 "this appliance is already enrolled (offer a slot, or enrol "
+                 "again with a new device key)");
+    else if (hsm_offer_parse(body, &offer, why, sizeof why) == 0) {
+        parsed = 1;
+        pthread_mutex_lock(&G_LINK.lock);
+        if (registry_offer(token, m->sender, NULL, 0, &offer, pki_now(), why, sizeof why) == 0)
+            why[0] = 0;
+        pthread_mutex_unlock(&G_LINK.lock);
+    }
+    json_decref(body);
+    if (why[0]) {
+        pki_warn("link: offer from %s refused: %s", m->sender, why);
+        reply_json(s, s->peer_cert, s->peer_cert_len, m, LINK_MSG_ERROR,
+                   json_pack("{s:s,s:s}", "code", "enrolment_refused", "message", why));
+    } else {
+        reply_json(s, s->peer_cert, s->peer_cert_len, m, LINK_MSG_ENROLLED,
+                   enrolled_body(m->sender, &offer));
+    }
+    if (parsed)
+        hsm_offer_free(&offer);
+}
+
 /* An appliance we do not know yet may only enrol, with a one-time token. */
 static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t signed_len)
 {
@@ -134,13 +180,27 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
     json_t *body = body_json(&m);
     const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
     char why[200] = "", expected[LINK_NAME_MAX];
+    hsm_offer offer;
+    int with_offer = body && hsm_offer_present(body), parsed = 0;
     if (link_device_name_of_cert(cert, cert_len, expected) != 0 || strcmp(m.sender, expected) != 0)
         snprintf(why, sizeof why,
                  "an appliance's link name is device: and the start of its key's "
                  "SHA-256");
     else if (!token)
         snprintf(why, sizeof why, "the enrolment message carries no token");
-    else {
+    else if (with_offer) {
+        /* A new appliance that offers a slot for an HSM CA: enrolled and offer recorded in one
+         * transaction, or neither. */
+        if (hsm_offer_parse(body, &offer, why, sizeof why) == 0) {
+            parsed = 1;
+            pthread_mutex_lock(&G_LINK.lock);
+            int e =
+                registry_offer(token, m.sender, cert, cert_len, &offer, pki_now(), why, sizeof why);
+            pthread_mutex_unlock(&G_LINK.lock);
+            if (e == 0)
+                why[0] = 0;
+        }
+    } else {
         pthread_mutex_lock(&G_LINK.lock);
         int e = registry_enrol(token, m.sender, cert, cert_len, pki_now(), why, sizeof why);
         pthread_mutex_unlock(&G_LINK.lock);
@@ -163,8 +223,10 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
         link_status_update();
         pthread_mutex_unlock(&G_LINK.lock);
         reply_json(s, s->peer_cert, s->peer_cert_len, &m, LINK_MSG_ENROLLED,
-                   json_pack("{s:s}", "name", m.sender));
+                   enrolled_body(m.sender, with_offer ? &offer : NULL));
     }
+    if (parsed)
+        hsm_offer_free(&offer);
     free(cert);
     free(content);
 }
@@ -202,6 +264,9 @@ static void dispatch(link_session *s, const link_msg *m)
         break;
     case LINK_MSG_SIGN_RESP:
         link_signer_on_response(m);
+        break;
+    case LINK_MSG_ENROL:
+        handle_known_enrol(s, m);
         break;
     default:
         pki_warn("link: unexpected %s from %s", link_msg_type_name(m->type), m->sender);

@@ -386,7 +386,9 @@ void requests_claim(api_call *c)
     int status;
     char err[300];
     if (approve_one(c, &r, &csr, NULL, &cert, &status, err, sizeof err) != 0) {
-        api_error(c, status, status == 409 ? "already_claimed" : "cannot_issue", "%s", err);
+        api_error(c, status,
+                  status == 409 ? "already_claimed" : issue_error_code(err, "cannot_issue"), "%s",
+                  err);
     } else {
         json_t *o = cert_json(&cert, true);
         store_ca ca;
@@ -438,7 +440,9 @@ void requests_approve(api_call *c)
         int status;
         char err[300];
         if (approve_one(c, &r, NULL, ov, &cert, &status, err, sizeof err) != 0) {
-            api_error(c, status, status == 409 ? "already_decided" : "cannot_issue", "%s", err);
+            api_error(c, status,
+                      status == 409 ? "already_decided" : issue_error_code(err, "cannot_issue"),
+                      "%s", err);
         } else {
             store_request_clear(&r);
             store_request_get(c->st, 0, cert.request_id, &r);

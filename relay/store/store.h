@@ -123,7 +123,8 @@ typedef struct {
     int64_t id;
     int64_t owner_id;
     char name[STORE_NAME_MAX];
-    char status[16]; /* "active", or "pending" (intermediate waiting for its certificate) */
+    char status[24]; /* "active", "pending" (intermediate waiting for its certificate),
+                      * "awaiting_appliance" (HSM CA waiting for its slot key) */
     char key_type[16];
     char sig_alg[32];
     char subject[STORE_SUBJECT_MAX];
@@ -152,6 +153,10 @@ void store_ca_clear(store_ca *ca);
  * with store_ca_set_key in the same transaction. */
 int store_ca_create(store *s, store_ca *ca);
 int store_ca_set_key(store *s, int64_t ca_id, const uint8_t *sealed, size_t len);
+/* The CA's public key and signature algorithm, for an HSM CA whose key becomes known when its
+ * certificate is imported (relay/ca). */
+int store_ca_set_spki(store *s, int64_t ca_id, const uint8_t *spki, size_t len,
+                      const char *sig_alg);
 int store_ca_get(store *s, int64_t user_id, int64_t ca_id, store_ca *out);
 typedef int (*store_ca_fn)(void *ctx, const store_ca *ca);
 int store_ca_list(store *s, int64_t user_id, store_ca_fn fn, void *ctx);

@@ -84,6 +84,13 @@ int store_ca_set_key(store *s, int64_t ca_id, const uint8_t *sealed, size_t len)
     return n < 0 ? store_sqlite_fail(s) : n == 0 ? STORE_NOT_FOUND : STORE_OK;
 }
 
+int store_ca_set_spki(store *s, int64_t ca_id, const uint8_t *spki, size_t len, const char *sig_alg)
+{
+    int n = db_run(s->d, "UPDATE cas SET spki=?, sig_alg=? WHERE id=?", "bti", (const void *)spki,
+                   len, sig_alg, ca_id);
+    return n < 0 ? store_sqlite_fail(s) : n == 0 ? STORE_NOT_FOUND : STORE_OK;
+}
+
 int store_ca_get(store *s, int64_t user_id, int64_t ca_id, store_ca *out)
 {
     sqlite3_stmt *st = db_query(s->d, "SELECT " CA_COLS " FROM cas WHERE id=?1 AND " CA_VISIBLE,
