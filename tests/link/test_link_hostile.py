@@ -14,7 +14,9 @@ attack the agent refuses the message with its own code in its log and in its aud
   expired    a sign request held back past its expiry (the agent restarted with its clock
              PKI_FAKE_NOW 300 s ahead, behind a proxy that no longer reaches the relay);
   another appliance  a request sealed for appliance B delivered on appliance A's connection
-             (undecryptable: the recipient is inside the encryption, so A cannot even read it).
+             (undecryptable: the recipient is inside the encryption, so A cannot even read it;
+             wrong_recipient needs an envelope signed by the relay and sealed to A, which no one
+             but the relay can make — test_link_envelope shows that check).
 
 Afterwards an untampered request is still signed. The card's signatures are counted in piv-sim's
 debug log (GENERAL AUTHENTICATE with the slot's key, "ins=87 p1=11 p2=9c")."""
@@ -240,12 +242,13 @@ class LinkHostile(unittest.TestCase):
             good_signature()
             answered = ma.seen[-1]
             t_answered = time.monotonic()
+            mark = ma.mark()
             restart(ag)
             ac = state_["client"] = linktest.agent_client(ag)
             linktest.wait_for(lambda: linktest.link_state(ac)["state"] == "online",
                               what="agent back online after its restart")
             self.assertLess(time.monotonic() - t_answered, 60)
-            refused("replayed", lambda: ma.inject(answered))
+            refused("replayed", lambda: ma.inject(answered, newer_than=mark))
             good_signature()
 
             # (3) Expired: a request held back (its caller times out) and delivered after its
@@ -266,11 +269,13 @@ class LinkHostile(unittest.TestCase):
             hold()
             self.assertEqual(card_signatures(), sigs)
             ma.isolate = True
+            mark = ma.mark()
             restart(ag, {"PKI_FAKE_NOW": str(int(time.time()) + 300)})
             ac = state_["client"] = linktest.agent_client(ag)
-            ma.current()  # the agent dialled the proxy and said hello
-            refused("expired", lambda: ma.inject(held["msg"]))
+            ma.current(newer_than=mark)  # the agent dialled the proxy and said hello
+            refused("expired", lambda: ma.inject(held["msg"], newer_than=mark))
             ma.isolate = False
+            mark = ma.mark()
             restart(ag, {"PKI_FAKE_NOW": None})
             ac = state_["client"] = linktest.agent_client(ag)
             linktest.wait_for(lambda: linktest.link_state(ac)["state"] == "online",
@@ -284,7 +289,7 @@ class LinkHostile(unittest.TestCase):
             _, res = sign(appliance=dev_b)
             relaytest.assert_error(self, res, 504, "timeout")
             for_b = mb.wait_hit(5)
-            refused("undecryptable", lambda: ma.inject(for_b))
+            refused("undecryptable", lambda: ma.inject(for_b, newer_than=mark))
             self.assertEqual(audit(acb, "link.sign"), [])
             self.assertEqual(audit(acb, "link.refused"), [])
 

@@ -171,17 +171,23 @@ class Mitm:
                 raise AssertionError("the armed sign request never came through the proxy")
             return self.hit
 
-    def current(self, timeout=30):
-        """The live connection on which the agent has spoken (sent its hello)."""
+    def mark(self):
+        """A point in the proxy's history: current(newer_than=mark()) ignores connections made
+        before it (an agent about to restart)."""
         with self.cond:
-            ok = self.cond.wait_for(
-                lambda: [c for c in self.conns if c.alive and c.from_agent > 0], timeout)
-            if not ok:
-                raise AssertionError("no agent connection through the proxy")
-            return [c for c in self.conns if c.alive and c.from_agent > 0][-1]
+            return len(self.conns)
 
-    def inject(self, payload):
-        self.current().send_to_agent(payload)
+    def current(self, timeout=30, newer_than=0):
+        """The live connection on which the agent has spoken (sent its hello)."""
+        def live():
+            return [c for c in self.conns[newer_than:] if c.alive and c.from_agent > 0]
+        with self.cond:
+            if not self.cond.wait_for(live, timeout):
+                raise AssertionError("no agent connection through the proxy")
+            return live()[-1]
+
+    def inject(self, payload, newer_than=0):
+        self.current(newer_than=newer_than).send_to_agent(payload)
 
     def drop_all(self):
         with self.cond:
