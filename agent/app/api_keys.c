@@ -4,6 +4,8 @@
  *   GET  /api/keys/{serial}
  *   POST /api/keys/{serial}/setup                   new PIN and PUK, protected management key
  *   POST /api/keys/{serial}/verify-pin
+ *   POST /api/keys/{serial}/unlock                  keep the PIN for link signatures ({pin})
+ *   POST /api/keys/{serial}/lock                    forget it
  *   GET  /api/keys/{serial}/slots/{slot}            "View Certificate"
  *   DELETE /api/keys/{serial}/slots/{slot}          "Clear Slot" ({pin, confirm})
  *   POST /api/keys/{serial}/slots/{slot}/generate | import-key | provision | certificate
@@ -295,6 +297,12 @@ void api_keys_handle(agent_app *a, const httpd_request *req, httpd_response *res
         ok = true;
     } else if (strcmp(rest, "/verify-pin") == 0 && post) {
         j->op = PROV_VERIFY_PIN;
+        ok = true;
+    } else if (strcmp(rest, "/unlock") == 0 && post) {
+        j->op = PROV_UNLOCK;
+        ok = true;
+    } else if (strcmp(rest, "/lock") == 0 && post) {
+        j->op = PROV_LOCK;
         ok = true;
     } else if (strncmp(rest, "/slots/", 7) == 0) {
         char slot[8] = "";

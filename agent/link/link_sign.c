@@ -122,6 +122,40 @@ static int card_gone(ykpiv_state *yk)
     return ykpiv_get_pin_retries(yk, &tries) == YKPIV_PCSC_ERROR;
 }
 
+/* Signs on the card; when the slot's PIN policy wants a PIN (the card refuses with "security
+ * status not satisfied") and the operator unlocked this key for signing, verifies the kept PIN
+ * once and signs again. A kept PIN the card refuses is forgotten at once, so it is never tried
+ * twice; without one the answer is pin_required. */
+static int sign_with_pin(agent_link *l, ykpiv_state *yk, uint32_t serial, const sign_job *j,
+                         pki_key_type type, uint8_t **sig, size_t *sig_len, yk_result *r)
+{
+    if (ykc_sign(yk, j->slot, type, j->alg, j->tbs, j->tbs_len, sig, sig_len, r) == 0)
+        return 0;
+    if (r->status != PKI_SIGN_ERR_PIN_REQUIRED)
+        return r->status;
+    secret pin = {0};
+    if (yk_manager_sign_pin(l->keys, serial, &pin) != 0) {
+        snprintf(r->message, sizeof r->message,
+                 "slot %02x needs the PIN: unlock YubiKey %u for signing in the appliance's UI",
+                 j->slot, serial);
+        return r->status;
+    }
+    int rc = ykc_verify_pin(yk, &pin, r);
+    secret_clear(&pin);
+    if (rc != 0) {
+        yk_manager_forget_sign_pin(l->keys, serial);
+        agent_state_audit(l->st, "relay", "signing_locked", serial, "",
+                          "the kept PIN was refused by the card and forgotten");
+        if (r->status != PKI_SIGN_ERR_CARD_ABSENT && r->status != PKI_SIGN_ERR_PIN_BLOCKED) {
+            r->status = PKI_SIGN_ERR_PIN_REQUIRED;
+            snprintf(r->message, sizeof r->message,
+                     "the card refused the kept PIN of YubiKey %u: unlock it again", serial);
+        }
+        return r->status;
+    }
+    return ykc_sign(yk, j->slot, type, j->alg, j->tbs, j->tbs_len, sig, sig_len, r);
+}
+
 static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
 {
     sign_job *j = ctx;
@@ -155,7 +189,7 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     } else if (!pki_sig_alg_fits_key(j->alg, type)) {
         status = PKI_SIGN_ERR_BAD_ALG;
         snprintf(why, sizeof why, "%s does not fit the slot's key", pki_sig_alg_name(j->alg));
-    } else if (ykc_sign(yk, j->slot, type, j->alg, j->tbs, j->tbs_len, &sig, &sig_len, &r) != 0) {
+    } else if (sign_with_pin(l, yk, serial, j, type, &sig, &sig_len, &r) != 0) {
         status = r.status ? r.status : PKI_SIGN_ERR_INTERNAL;
         snprintf(why, sizeof why, "%s", r.message[0] ? r.message : "the YubiKey did not sign");
     } else if (pki_spki_verify(pc->spki.p, pc->spki.len, j->alg, j->tbs, j->tbs_len, sig,

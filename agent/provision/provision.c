@@ -246,6 +246,32 @@ static json_t *op_verify(const prov_env *env, uint32_t serial, secrets *sec, yk_
     return json_pack("{s:b}", "verified", 1);
 }
 
+/* "Unlock for signing": the card checks the PIN once (a wrong one is never kept or retried);
+ * then the key's manager keeps it in locked memory for the link's signatures. */
+static json_t *op_unlock(const prov_env *env, uint32_t serial, secrets *sec, yk_result *r)
+{
+    card_step s = {.kind = STEP_VERIFY, .pin = &sec->pin};
+    if (run_step(env, serial, &s) != 0) {
+        *r = s.r;
+        audit(env, "signing_unlock_failed", serial, -1, r->code);
+        return NULL;
+    }
+    if (yk_manager_keep_sign_pin(env->keys, serial, &sec->pin) != 0) {
+        ykc_fail(r, PKI_SIGN_ERR_CARD_ABSENT, 404, "no_key",
+                 "no YubiKey with serial %u is plugged in", serial);
+        return NULL;
+    }
+    audit(env, "signing_unlocked", serial, -1, "PIN kept for link signatures");
+    return json_pack("{s:I,s:b}", "serial", (json_int_t)serial, "signing_unlocked", 1);
+}
+
+static json_t *op_lock(const prov_env *env, uint32_t serial)
+{
+    yk_manager_forget_sign_pin(env->keys, serial);
+    audit(env, "signing_locked", serial, -1, "kept PIN forgotten");
+    return json_pack("{s:I,s:b}", "serial", (json_int_t)serial, "signing_unlocked", 0);
+}
+
 static json_t *op_generate(const prov_env *env, uint32_t serial, int slot, json_t *in, secrets *sec,
                            yk_result *r)
 {
@@ -758,7 +784,7 @@ json_t *provision_run(const prov_env *env, prov_op op, uint32_t serial, int slot
                  serial);
         goto out;
     }
-    if (op != PROV_SETUP && op != PROV_VIEW && op != PROV_ATTEST && !set_up) {
+    if (op != PROV_SETUP && op != PROV_VIEW && op != PROV_ATTEST && op != PROV_LOCK && !set_up) {
         /* A factory-fresh key is never used: its PIN, PUK and management key are public. */
         ykc_fail(r, PKI_SIGN_ERR_POLICY, 409, "not_set_up",
                  "YubiKey %u still has its factory PIN, PUK or management key: set it up first",
@@ -792,6 +818,12 @@ json_t *provision_run(const prov_env *env, prov_op op, uint32_t serial, int slot
         break;
     case PROV_ATTEST:
         ans = op_attest(env, serial, slot, r);
+        break;
+    case PROV_UNLOCK:
+        ans = op_unlock(env, serial, &sec, r);
+        break;
+    case PROV_LOCK:
+        ans = op_lock(env, serial);
         break;
     }
 out:

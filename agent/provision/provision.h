@@ -36,6 +36,8 @@ typedef enum {
     PROV_VIEW,        /* {} */
     PROV_CLEAR,       /* {pin, confirm: "<slot>"} */
     PROV_ATTEST,      /* {} */
+    PROV_UNLOCK,      /* {pin}: verified, then kept for link signatures until removal/restart */
+    PROV_LOCK,        /* {}: the kept PIN is forgotten */
 } prov_op;
 
 /* Runs op on key serial (and slot, -1 for key-wide operations). in is borrowed; secrets in

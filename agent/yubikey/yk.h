@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "secmem/secmem.h"
 #include "ykpiv.h"
 
 typedef struct yk_manager yk_manager;
@@ -43,5 +44,14 @@ int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
 int yk_manager_run(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
 /* Re-reads every key's description ("Reload"). */
 void yk_manager_rescan(yk_manager *m);
+
+/* The PIN kept for signatures over the link (slots whose PIN policy is once or always): set
+ * after the operator unlocked the key for signing (and the card accepted the PIN), kept in
+ * locked memory until the card is removed, the agent stops or the operator locks it again
+ * (descriptions show "signing_unlocked"). keep: 0, or -1 when no such key is present.
+ * sign_pin copies it into out (locked); 0, or -1 when none is kept. */
+int yk_manager_keep_sign_pin(yk_manager *m, uint32_t serial, const secret *pin);
+void yk_manager_forget_sign_pin(yk_manager *m, uint32_t serial);
+int yk_manager_sign_pin(yk_manager *m, uint32_t serial, secret *out);
 
 #endif

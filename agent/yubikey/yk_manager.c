@@ -34,7 +34,8 @@ typedef struct yk_device {
     bool refresh; /* re-read the description when idle */
     job *head, *tail;
     pthread_cond_t cond;
-    json_t *info; /* the cached description; NULL until read */
+    json_t *info;    /* the cached description; NULL until read */
+    secret sign_pin; /* kept for link signatures (locked memory); wiped when the card leaves */
     struct yk_device *next;
 } yk_device;
 
@@ -198,6 +199,7 @@ static void device_remove(yk_manager *m, yk_device *d)
     if (serial)
         pki_info("yubikey %u removed from '%s'", serial, d->reader);
     json_decref(d->info);
+    secret_clear(&d->sign_pin);
     pthread_cond_destroy(&d->cond);
     free(d);
 }
@@ -341,13 +343,57 @@ void yk_manager_stop(yk_manager *m)
     free(m);
 }
 
+/* A copy of the description with what only the manager knows. Called with m->lock held. */
+static json_t *described(const yk_device *d)
+{
+    json_t *j = json_deep_copy(d->info);
+    json_object_set_new(j, "signing_unlocked", json_boolean(d->sign_pin.buf != NULL));
+    return j;
+}
+
+/* The present device with this serial. Called with m->lock held. */
+static yk_device *device_by_serial(yk_manager *m, uint32_t serial)
+{
+    for (yk_device *d = m->devices; d; d = d->next)
+        if (serial && d->serial == serial && !d->stop)
+            return d;
+    return NULL;
+}
+
+int yk_manager_keep_sign_pin(yk_manager *m, uint32_t serial, const secret *pin)
+{
+    pthread_mutex_lock(&m->lock);
+    yk_device *d = device_by_serial(m, serial);
+    int rc = d && pin->buf ? secret_set(&d->sign_pin, pin->buf, pin->len) : -1;
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+void yk_manager_forget_sign_pin(yk_manager *m, uint32_t serial)
+{
+    pthread_mutex_lock(&m->lock);
+    yk_device *d = device_by_serial(m, serial);
+    if (d)
+        secret_clear(&d->sign_pin);
+    pthread_mutex_unlock(&m->lock);
+}
+
+int yk_manager_sign_pin(yk_manager *m, uint32_t serial, secret *out)
+{
+    pthread_mutex_lock(&m->lock);
+    yk_device *d = device_by_serial(m, serial);
+    int rc = d && d->sign_pin.buf ? secret_set(out, d->sign_pin.buf, d->sign_pin.len) : -1;
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
 json_t *yk_manager_list(yk_manager *m)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&m->lock);
     for (yk_device *d = m->devices; d; d = d->next)
         if (d->serial && d->info)
-            json_array_append_new(arr, json_deep_copy(d->info));
+            json_array_append_new(arr, described(d));
     pthread_mutex_unlock(&m->lock);
     return arr;
 }
@@ -358,7 +404,7 @@ json_t *yk_manager_get(yk_manager *m, uint32_t serial)
     pthread_mutex_lock(&m->lock);
     for (yk_device *d = m->devices; d && !j; d = d->next)
         if (d->serial == serial && d->info && !d->stop)
-            j = json_deep_copy(d->info);
+            j = described(d);
     pthread_mutex_unlock(&m->lock);
     return j;
 }

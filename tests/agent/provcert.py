@@ -105,22 +105,53 @@ def _read(der, pos):
     return tag, der[pos:pos + n], pos + n
 
 
+def _elements(der):
+    """(tag, contents, whole element) of each element in a DER region."""
+    out, pos = [], 0
+    while pos < len(der):
+        start = pos
+        tag, val, pos = _read(der, pos)
+        out.append((tag, val, der[start:pos]))
+    return out
+
+
+def _oid_text(body):
+    arcs, v = [], 0
+    for b in body:
+        v = (v << 7) | (b & 0x7f)
+        if not b & 0x80:
+            arcs.append(v)
+            v = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(map(str, [first, arcs[0] - 40 * first] + arcs[1:]))
+
+
 def parse(pem):
-    """(certificate, {"critical", "link_url", "ca_id", "ca_kind", "token", "expires",
-    "fingerprint"}) of a provisioning certificate PEM (our own reading of the extension, to
-    check what the relay wrote independently of lib/link)."""
-    cert = x509.load_pem_x509_certificate(pem.encode())
-    ext = next(e for e in cert.extensions if e.oid.dotted_string == OID)
-    tag, body, end = _read(ext.value.value, 0)
-    assert tag == 0x30 and end == len(ext.value.value)
-    fields, pos = [], 0
-    while pos < len(body):
-        tag, val, pos = _read(body, pos)
-        fields.append((tag, val))
-    tags = [t for t, _ in fields]
-    assert tags == [0x02, 0x16, 0x0c, 0x0a, 0x0c, 0x18, 0x04], tags
-    v = [val for _, val in fields]
+    """A provisioning certificate PEM walked by hand (Debian's python3-cryptography 38 cannot
+    load a certificate with a 128-bit OID arc): {"tbs", "signature" (DER ECDSA), "issuer" (Name
+    DER), "critical", and the extension's fields "link_url", "ca_id", "ca_kind", "token",
+    "expires", "fingerprint"}, read independently of lib/link."""
+    (tag, cert, _), = _elements(ssl.PEM_cert_to_DER_cert(pem))
+    (t1, tbs, tbs_raw), (t2, _, _), (t3, sig, _) = _elements(cert)
+    assert (tag, t1, t2, t3) == (0x30, 0x30, 0x30, 0x03) and sig[0] == 0
+    items = _elements(tbs)
+    assert items[0][0] == 0xa0  # v3
+    issuer = items[3][2]
+    ext_items = [v for t, v, _ in items if t == 0xa3]
+    (_, ext_seq, _), = _elements(ext_items[0])
+    found = None
+    for _, e, _ in _elements(ext_seq):
+        parts = _elements(e)
+        if _oid_text(parts[0][1]) == OID:
+            assert found is None, "extension present twice"
+            found = (len(parts) == 3 and parts[1][1] == b"\xff", parts[-1][1])
+    critical, value = found
+    (tag, body, _), = _elements(value)
+    assert tag == 0x30
+    fields = _elements(body)
+    assert [t for t, _, _ in fields] == [0x02, 0x16, 0x0c, 0x0a, 0x0c, 0x18, 0x04], fields
+    v = [val for _, val, _ in fields]
     assert v[0] == b"\x01"
-    return cert, {"critical": ext.critical, "link_url": v[1].decode(), "ca_id": v[2].decode(),
-                  "ca_kind": v[3][0], "token": v[4].decode(), "expires": v[5].decode(),
-                  "fingerprint": v[6]}
+    return {"tbs": tbs_raw, "signature": sig[1:], "issuer": issuer, "critical": critical,
+            "link_url": v[1].decode(), "ca_id": v[2].decode(), "ca_kind": v[3][0],
+            "token": v[4].decode(), "expires": v[5].decode(), "fingerprint": v[6]}

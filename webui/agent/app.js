@@ -85,6 +85,41 @@ function setupForm(key) {
      el("button", { type: "submit", text: "Set up this key" }), err);
 }
 
+// "Unlock for signing": slots whose PIN policy is once or always sign for the relay only while
+// the agent keeps the PIN (locked memory, until the key is pulled out or the agent restarts).
+function signingControls(key) {
+  if (!key.set_up) return null;
+  if (key.signing_unlocked) {
+    return el("div", { class: "row signing" },
+      el("p", { class: "ok", text: "Unlocked for signing: the relay may use slots whose PIN policy is once or always." }),
+      el("button", { class: "secondary", text: "Lock", onclick: async () => {
+        try {
+          await api("POST", `/api/keys/${key.serial}/lock`, {});
+          keysView();
+        } catch (e) {
+          message(errorText(e), "error");
+        }
+      } }));
+  }
+  const pin = pinInput(`unlock-pin-${key.serial}`);
+  const err = el("p", { class: "error", hidden: true });
+  return el("form", {
+    class: "signing",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("POST", `/api/keys/${key.serial}/unlock`, { pin: pin.value });
+        message(`YubiKey ${key.serial} is unlocked for signing until it is removed or the agent restarts.`);
+        keysView();
+      } catch (e) {
+        err.textContent = errorText(e);
+        err.hidden = false;
+      }
+    },
+  }, el("div", { class: "row" }, field("PIN (for signatures of slots with PIN policy once or always)", pin),
+     el("button", { type: "submit", text: "Unlock for signing" })), err);
+}
+
 function slotRows(key) {
   const used = key.slots.filter((s) => s.state !== "empty");
   if (!used.length) return el("p", { class: "muted", text: "No configured slots." });
@@ -126,6 +161,7 @@ export async function keysView() {
     el("h2", { text: `YubiKey ${k.serial}` }),
     el("p", { class: "muted", text: `firmware ${k.version || "?"} · ${k.reader} · PIN retries ${k.pin_retries ?? "?"}` }),
     k.set_up ? null : setupForm(k),
+    signingControls(k),
     el("h2", { text: "Configured Slots…" }), slotRows(k)));
   show(el("div", {}, el("div", { class: "toolbar" }, el("h2", { text: "YubiKeys" }), reload),
     sections.length ? sections : el("p", { class: "muted", id: "no-keys", text: "No YubiKey is plugged in." })));
