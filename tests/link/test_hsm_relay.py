@@ -5,23 +5,30 @@ python3-cryptography verifies against the relay's link certificate (GET
 field right; openssl refuses the certificate for its critical extension; each download gives a
 new one-time token and the earlier one stops working (shown with a real iothsm-agent enrolling
 through its three-value API); other CAs answer 409 not_hsm; import is refused while no appliance
-offered the key.
+offered the key. Offers come from a scripted appliance (linkpeer.py + link-peer, lib/link's own
+envelope) so that what a real agent never sends can be sent: every bad offer is refused with
+its reason and records nothing; a good one enrols the appliance; import makes the CA active and
+the responder certificate, issued certificates and the CRL are signed over the link (verified
+with openssl); an appliance gone gives 503 appliance_offline; more appliances and slots with the
+key become more targets.
 
 Debian's python3-cryptography (38) refuses to load a certificate with a 128-bit OID arc at all,
 so the certificate is walked by hand here; python3-cryptography checks the signature and openssl
 reads the whole certificate on its own."""
+import base64
 import datetime
 import hashlib
 import os
 import ssl
 import tempfile
-import time
 import unittest
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import linkpeer
+import pkitest
 import linktest
 import relaytest
 
@@ -64,7 +71,6 @@ def parse_cert(der):
     assert tag == 0x30
     (t1, tbs), (t2, _alg), (t3, sig) = der_items(cert)
     assert (t1, t2, t3) == (0x30, 0x30, 0x03) and sig[0] == 0
-    tbs_der = der_items(cert)[0]
     items = der_items(tbs)
     assert items[0][0] == 0xA0  # v3
     raw = []  # the raw DER of each TBS element, for byte comparisons
@@ -111,6 +117,40 @@ def provisioning_fields(der):
 
 def pem_der(pem):
     return ssl.PEM_cert_to_DER_cert(pem if isinstance(pem, str) else pem.decode())
+
+
+def _pem(obj):
+    return obj.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def make_cert(subject, key, issuer=None, issuer_key=None, ca=True):
+    """A certificate made by python3-cryptography (the CA certificate an appliance would make
+    on the YubiKey, an attestation pair, …)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name.from_rfc4514_string(subject)
+    b = (x509.CertificateBuilder().subject_name(name)
+         .issuer_name(x509.Name.from_rfc4514_string(issuer) if issuer else name)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(minutes=5))
+         .not_valid_after(now + datetime.timedelta(days=365)))
+    if ca:
+        b = (b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False,
+                                          False), critical=True)
+             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                            critical=False))
+    return b.sign(issuer_key or key, hashes.SHA256())
+
+
+def make_csr_pem(subject, key):
+    return _pem(x509.CertificateSigningRequestBuilder()
+                .subject_name(x509.Name.from_rfc4514_string(subject))
+                .sign(key, hashes.SHA256()))
+
+
+def key_pem(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 class HsmRelay(unittest.TestCase):
@@ -297,6 +337,194 @@ class HsmRelay(unittest.TestCase):
         # The log never carries a token.
         for f in (old, new):
             self.assertNotIn(f["token"], self.relay.output())
+
+    def test_offers_activation_and_signing_over_the_link(self):
+        """What a real agent never sends is refused with a reason and records nothing; a good
+        offer enrols the appliance and is shown; import makes the CA active with the link
+        signer (the OCSP responder certificate, issuance and the CRL are signed by the
+        "appliance"); an appliance gone fails issuance at once with 503 appliance_offline; a
+        second appliance and a second slot with the same key become more targets."""
+        ca = self.create(name="HSM Root", subject="/CN=HSM Root/O=Test Org", validity_days=365)
+        other = self.create(name="Other HSM", subject="/CN=Other HSM")
+        f = provisioning_fields(pem_der(ca["provisioning_certificate"]))[1]
+        ca_id = f["ca_id"]
+        slot = ec.generate_private_key(ec.SECP256R1())
+        wrong = ec.generate_private_key(ec.SECP256R1())
+        f9 = ec.generate_private_key(ec.SECP256R1())
+        root = make_cert("CN=HSM Root,O=Test Org", slot)
+        f9_cert = make_cert("CN=Yubico PIV Attestation f9", f9)
+        att = make_cert("CN=YubiKey PIV Attestation 9c", slot, "CN=Yubico PIV Attestation f9",
+                        f9, ca=False)
+        att_wrong = make_cert("CN=YubiKey PIV Attestation 9c", slot,
+                              "CN=Yubico PIV Attestation f9", wrong, ca=False)
+        broken_csr = bytearray(pem_der_any(make_csr_pem("CN=HSM Root", slot)))
+        broken_csr[-3] ^= 0x01  # inside the signature
+        slot_key = os.path.join(self.tmp, "slot.pem")
+        with open(slot_key, "wb") as fh:
+            fh.write(slot.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+
+        def offer(**kw):
+            body = {"token": f["token"], "ca_id": ca_id, "slot": "12345678/9c",
+                    "public_key": key_pem(slot), "certificate": _pem(root),
+                    "attestation": [_pem(att), _pem(f9_cert)]}
+            body.update(kw)
+            return {k: v for k, v in body.items() if v is not None}
+
+        plain = linktest.token(self.rc)["token"]
+        refusals = [
+            (dict(certificate=_pem(make_cert("CN=HSM Root", wrong))),
+             "certificate: its key is not public_key"),
+            (dict(certificate=None, csr=make_csr_pem("CN=HSM Root", wrong)),
+             "csr: its key is not public_key"),
+            (dict(certificate=None, csr=der_to_pem(bytes(broken_csr), "CERTIFICATE REQUEST")),
+             "csr:"),
+            (dict(attestation=[_pem(att_wrong), _pem(f9_cert)]), "not signed by the f9 key"),
+            (dict(attestation=[_pem(f9_cert), _pem(f9_cert)]), "attested key is not public_key"),
+            (dict(attestation=[_pem(att)]), "attestation: two PEM certificates"),
+            (dict(slot="12345678/9z"), "slot:"),
+            (dict(slot="12345678/9c,device:x/1/9c"), "slot:"),
+            (dict(public_key="not a key"), "public_key:"),
+            (dict(ca_id=str(other["id"])), "the token belongs to another CA"),
+            (dict(ca_id="1 OR 1=1"), "ca_id:"),
+            (dict(token=plain), "not from an HSM provisioning certificate"),
+            (dict(token="enrol_" + "A" * 43), "unknown enrolment token"),
+        ]
+        a = linkpeer.Peer(self.relay.port, self.link_der, self.tmp, "a")
+        self.addCleanup(a.close)
+        for change, why in refusals:
+            kind, _, body = a.request("enrol", offer(**change))
+            self.assertEqual(kind, "error", (change, body))
+            self.assertEqual(body["code"], "enrolment_refused", body)
+            self.assertIn(why, body["message"], change)
+        # Nothing was recorded and no token was spent.
+        self.assertEqual(self.rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]["offers"], [])
+        self.assertEqual(linktest.appliances(self.rc), {})
+
+        kind, _, body = a.request("enrol", offer())
+        self.assertEqual(kind, "enrolled", body)
+        self.assertEqual(body, {"name": a.name, "device": a.name, "ca_id": ca_id,
+                                "offer": "accepted"})
+        hsm = self.rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]
+        self.assertEqual(len(hsm["offers"]), 1, hsm)
+        o = hsm["offers"][0]
+        self.assertEqual((o["appliance"], o["slot"], o["attested"], o["online"], o["csr"]),
+                         (a.name, "12345678/9c", True, True, None))
+        self.assertEqual(pem_der_any(o["certificate"]), root.public_bytes(
+            serialization.Encoding.DER))
+        self.assertEqual(pem_der_any(o["public_key"]), pem_der_any(key_pem(slot)))
+        self.assertEqual(hsm["targets"], [])
+        self.assertIn(a.name, linktest.appliances(self.rc))
+        # The token is spent: the (now enrolled) appliance cannot offer with it again.
+        kind, _, body = a.request("enrol", offer(slot="12345678/9d"))
+        self.assertEqual(kind, "error", body)
+        self.assertIn("already used", body["message"])
+
+        # Import: the offered certificate is taken; the responder certificate is signed by the
+        # "appliance" over the link.
+        with a.serving(slot_key) as seen:
+            r = self.rc.post(f"/api/v1/cas/{ca['id']}/certificate", {})
+            self.assertEqual(r.status, 200, r.body)
+            active = r.json()
+            self.assertEqual(active["status"], "active")
+            self.assertEqual(active["hsm"]["targets"], [f"{a.name}/12345678/9c"])
+            self.assertEqual(active["signature_algorithm"], "ecdsa-with-SHA256")
+            self.assertTrue(seen and seen[0][:2] == (ca_id, "12345678/9c"), seen)
+            n_activation = len(seen)
+
+            # Issuance through a template of the CA, verified by openssl against the root.
+            leaf = self.issue(ca)
+            self.assertEqual(len(seen), n_activation + 1, seen)
+            # The CRL is signed over the link too, and verifies with the root.
+            crl = pkitest_http(active["urls"]["crl"])
+            self.assertEqual(crl.status, 200, crl.body)
+            crl_path = os.path.join(self.tmp, "ca.crl")
+            with open(crl_path, "wb") as fh:
+                fh.write(crl.body)
+            v = relaytest.openssl("crl", "-inform", "DER", "-in", crl_path, "-CAfile",
+                                  self.root_path, "-noout")
+            self.assertIn("verify OK", v.stdout + v.stderr)
+            self.assertGreater(len(seen), n_activation + 1, seen)
+        self.assertTrue(leaf)
+
+        # The appliance goes away: issuance and responder renewal fail at once, with the
+        # link signer's own status.
+        a.close()
+        linktest.wait_for(lambda: not self.rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]
+                          ["offers"][0]["online"], what="appliance offline on the relay")
+        r = self.submit_and_approve(ca)  # 503 appliance_offline, not 504 timeout: at once
+        relaytest.assert_error(self, r, 503, "appliance_offline")
+        r = self.rc.post(f"/api/v1/cas/{ca['id']}/ocsp-certificate")
+        relaytest.assert_error(self, r, 503, "appliance_offline")
+
+        # A second appliance with the same (imported) key: one more target, and it signs.
+        r = self.rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
+        tok_b = provisioning_fields(pem_der(r.body))[1]["token"]
+        b = linkpeer.Peer(self.relay.port, self.link_der, self.tmp, "b")
+        self.addCleanup(b.close)
+        kind, _, body = b.request("enrol", offer(token=tok_b, slot="87654321/9c",
+                                                 certificate=None, attestation=None))
+        self.assertEqual((kind, body.get("offer")), ("enrolled", "accepted"), body)
+        with b.serving(slot_key) as seen_b:
+            self.assertTrue(self.issue(ca))
+            self.assertEqual(seen_b[-1][:2], (ca_id, "87654321/9c"))
+        # The first appliance, back and already enrolled, offers the key in a second slot.
+        a.connect()
+        r = self.rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
+        tok_a2 = provisioning_fields(pem_der(r.body))[1]["token"]
+        kind, _, body = a.request("enrol", offer(token=tok_a2, slot="12345678/82",
+                                                 attestation=None))
+        self.assertEqual((kind, body.get("offer")), ("enrolled", "accepted"), body)
+        targets = self.rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]["targets"]
+        self.assertEqual(sorted(targets), sorted([f"{a.name}/12345678/9c",
+                                                  f"{b.name}/87654321/9c",
+                                                  f"{a.name}/12345678/82"]))
+        # Tokens never reach the log.
+        for t in (f["token"], tok_b, tok_a2):
+            self.assertNotIn(t, self.relay.output())
+
+    def submit_and_approve(self, ca):
+        tpls = self.rc.get(f"/api/v1/cas/{ca['id']}/templates").json()["templates"]
+        web = next(t for t in tpls if t["name"] == "Web Server")
+        _, csr = relaytest.make_csr(self.tmp, "leaf", "/CN=www.example.com",
+                                    ("DNS:www.example.com",))
+        r = self.rc.post(f"/api/v1/templates/{web['id']}/requests", {"csr": csr})
+        self.assertEqual(r.status, 201, r.body)
+        return self.rc.post(f"/api/v1/requests/{r.json()['id']}/approve", {})
+
+    def issue(self, ca):
+        r = self.submit_and_approve(ca)
+        self.assertEqual(r.status, 200, r.body)
+        leaf = os.path.join(self.tmp, "leaf.pem")
+        with open(leaf, "w") as fh:
+            fh.write(r.json()["certificate"]["pem"])
+        got = self.rc.get(f"/api/v1/cas/{ca['id']}/certificate")
+        self.root_path = os.path.join(self.tmp, "root.pem")
+        with open(self.root_path, "wb") as fh:
+            fh.write(got.body)
+        v = relaytest.openssl("verify", "-x509_strict", "-CAfile", self.root_path, leaf,
+                              check=False)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        return True
+
+
+
+def pem_der_any(pem):
+    """DER of the first PEM block, whatever its label."""
+    body = "".join(line for line in pem.strip().splitlines() if not line.startswith("-----"))
+    return base64.b64decode(body)
+
+
+def der_to_pem(der, label):
+    b64 = base64.b64encode(der).decode()
+    return (f"-----BEGIN {label}-----\n"
+            + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+            + f"\n-----END {label}-----\n")
+
+
+def pkitest_http(url):
+    return pkitest.http("GET", url)
 
 
 if __name__ == "__main__":
