@@ -1,0 +1,330 @@
+"""HSM-backed CAs end to end (issue 7): pki-relay + iothsm-agent + pcscd + vpcd + piv-sim on
+loopback, driven through the relay's REST API and the agent's wizard API only.
+
+HSM root: the relay makes the CA (key type HSM) and its HSM provisioning certificate; the agent's
+wizard generates a key on the (virtual) YubiKey, shows the relay for confirmation, checks the
+relay's signature, enrols with the slot's key, self-signed certificate and attestation, and
+writes the certificate only after the relay accepted; the relay shows the offer, the operator
+imports it, the CA is active; leaves are issued through a template (submit CSR, approve) with
+every signature made on the card through the link; one is revoked; the CRL and OCSP answers are
+fetched. HSM intermediate: the same in CSR mode, the CSR signed by a managed root on the same
+relay through its "Certificate Authority" template, the signed certificate imported into the
+slot and into the relay. Everything is verified with openssl (verify -x509_strict, crl -verify,
+ocsp good/revoked) and the certificates' keys are compared with what yubico-piv-tool reads."""
+import hashlib
+import os
+import re
+import ssl
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("PKI_SOURCE_DIR", "."), "tests", "agent"))
+
+import linktest  # noqa: E402
+import provcert  # noqa: E402
+import relaytest  # noqa: E402
+from agentlib import PIN, expect, piv_tool, set_up, slot_of, wait_key  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from pivsim import PcscEnv  # noqa: E402
+from pkitest import free_port, http  # noqa: E402
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def pubkey_pem(cert):
+    return cert.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+class HsmCa(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="hsm-ca-")
+
+    def write(self, name, data):
+        path = os.path.join(self.work, name)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return path
+
+    def openssl(self, *args, ok=True):
+        r = relaytest.openssl(*args, check=False)
+        if ok:
+            self.assertEqual(r.returncode, 0, f"openssl {args}:\n{r.stdout}\n{r.stderr}")
+        return r
+
+    # ---- relay side ----
+
+    def provisioning_certificate(self, ca, kind):
+        """Checks what the relay made: our critical extension names this relay, this CA and its
+        kind; the issuer is the relay's link certificate and its signature verifies with the
+        link key; openssl refuses the certificate itself (unknown critical extension)."""
+        pem = ca["provisioning_certificate"]
+        ext = provcert.parse(pem)
+        self.assertTrue(ext["critical"])
+        self.assertEqual(ext["link_url"], self.link_url)
+        self.assertEqual(ext["ca_id"], str(ca["id"]))
+        self.assertEqual(ext["ca_kind"], kind)
+        self.assertEqual(ext["fingerprint"], self.fingerprint)
+        self.assertEqual(ext["issuer"], self.link_cert.subject.public_bytes())
+        self.link_cert.public_key().verify(ext["signature"], ext["tbs"],
+                                           ec.ECDSA(hashes.SHA256()))
+        path = self.write("provisioning.pem", pem)
+        out = self.openssl("verify", "-CAfile", self.write("link.pem", self.link_pem), path,
+                           ok=False)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("unhandled critical extension", out.stdout + out.stderr)
+        return pem
+
+    def issue(self, tpl_id, name):
+        _, csr = relaytest.make_csr(self.work, name, f"/CN={name}.example.com",
+                                    (f"DNS:{name}.example.com",))
+        r = self.rc.post(f"/api/v1/templates/{tpl_id}/requests", {"csr": csr})
+        self.assertEqual(r.status, 201, r.body)
+        r = self.rc.post(f"/api/v1/requests/{r.json()['id']}/approve", {})
+        self.assertEqual(r.status, 200, r.body)
+        cert = r.json()["certificate"]
+        cert["path"] = self.write(f"{name}.pem", cert["pem"])
+        return cert
+
+    def web_template(self, ca_id):
+        tpls = self.rc.get(f"/api/v1/cas/{ca_id}/templates").json()["templates"]
+        return next(t for t in tpls if t["name"] == "Web Server")
+
+    def services(self, ca, trust, untrusted, issuer_pem, name):
+        """Two leaves issued through the CA's Web Server template (signed on the YubiKey through
+        the link), one revoked; chain, CRL and OCSP verified with openssl."""
+        tpl = self.web_template(ca["id"])
+        good = self.issue(tpl["id"], f"{name}-good")
+        bad = self.issue(tpl["id"], f"{name}-bad")
+        verify = ["verify", "-x509_strict", "-CAfile", trust]
+        if untrusted:
+            verify += ["-untrusted", untrusted]
+        for leaf in (good, bad):
+            out = self.openssl(*verify, "-purpose", "sslserver", leaf["path"]).stdout
+            self.assertIn(": OK", out)
+        r = self.rc.post(f"/api/v1/certificates/{bad['id']}/revoke", {"reason": "keyCompromise"})
+        self.assertEqual(r.status, 200, r.body)
+
+        # CRL: signed by the CA's key on the card, lists exactly the revoked serial.
+        crl = self.write(f"{name}.crl", http("GET", ca["urls"]["crl"]).body)
+        chain = self.write(f"{name}-chain.pem",
+                           read(issuer_pem) + (read(trust) if trust != issuer_pem else ""))
+        r = self.openssl("crl", "-inform", "DER", "-in", crl, "-CAfile", chain, "-verify",
+                         "-noout", "-text")
+        self.assertIn("verify OK", r.stdout + r.stderr)
+        serial = lambda c: format(x509.load_pem_x509_certificate(  # noqa: E731
+            c["pem"].encode()).serial_number, "X")
+        listed = set(m.lstrip("0") for m in re.findall(r"Serial Number: ([0-9A-F]+)", r.stdout))
+        self.assertEqual(listed, {serial(bad)}, r.stdout)
+        # And openssl verify with the CRL rejects the revoked leaf, accepts the other.
+        crl_pem = self.write(f"{name}-crl.pem", self.openssl(
+            "crl", "-inform", "DER", "-in", crl).stdout)
+        crl_args = verify + ["-crl_check", "-CRLfile", crl_pem]
+        self.assertIn(": OK", self.openssl(*crl_args, good["path"]).stdout)
+        r = self.openssl(*crl_args, bad["path"], ok=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("certificate revoked", r.stdout + r.stderr)
+
+        # OCSP: good and revoked, the response verified up to the trust anchor.
+        for leaf, want in ((good, ": good"), (bad, ": revoked")):
+            args = ["ocsp", "-issuer", issuer_pem, "-cert", leaf["path"], "-url",
+                    ca["urls"]["ocsp"], "-CAfile", trust, "-resp_text"]
+            if untrusted:
+                args += ["-verify_other", untrusted]
+            out = self.openssl(*args)
+            self.assertIn("Response verify OK", out.stdout + out.stderr)
+            self.assertIn(want, out.stdout)
+
+    def ca(self, ca_id):
+        r = self.rc.get(f"/api/v1/cas/{ca_id}")
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    # ---- agent side ----
+
+    def provision(self, slot, template, **kw):
+        return self.ac.post(f"/api/keys/{self.serial}/slots/{slot}/provision",
+                            {"pin": PIN, "template": template, **kw})
+
+    def generate(self, slot):
+        r = expect(self.ac.post(f"/api/keys/{self.serial}/slots/{slot}/generate",
+                                {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
+        return r.json()["public_key"]
+
+    def slot_certificate(self, slot):
+        return piv_tool(self.env, self.env.readers[0], "-a", "read-certificate", "-s",
+                        slot).stdout.strip()
+
+    def confirm(self, slot, template, kind):
+        res = expect(self.provision(slot, template), 200).json()
+        self.assertEqual(res["state"], "confirm_relay")
+        self.assertEqual(res["relay"], {
+            "link_url": self.link_url, "fingerprint": self.fingerprint.hex(),
+            "ca_id": provcert.parse(template)["ca_id"], "ca_kind": kind,
+            "token_expires": res["relay"]["token_expires"]})
+        return expect(self.provision(slot, template,
+                                     confirm_fingerprint=self.fingerprint.hex()), 200).json()
+
+    # ---- the test ----
+
+    def test_hsm_root_and_intermediate(self):
+        state = relaytest.new_state_dir(self)
+        pport = free_port()
+        extra = 'public_http = {{ listen = "127.0.0.1"; port = %d; }};\n' % pport
+        with PcscEnv(n_keys=1) as env, relaytest.relay(extra, state_dir=state) as r:
+            self.env = env
+            self.rc = linktest.admin(r)
+            tok = linktest.token(self.rc)  # only to learn the link URL
+            self.link_url = tok["link_url"]
+            pem = relaytest.Client(r).get("/api/v1/link/certificate").body.decode()
+            self.link_pem = pem
+            self.link_cert = x509.load_pem_x509_certificate(pem.encode())
+            self.fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).digest()
+            with linktest.agent(env=env.env) as ag:
+                self.ac = linktest.agent_client(ag)
+                self.serial = env.serials[0]
+                wait_key(self.ac, self.serial)
+                set_up(self.ac, self.serial)
+                device = self.hsm_root()
+                self.hsm_intermediate(device)
+
+    def hsm_root(self):
+        rc = self.rc
+        r = rc.post("/api/v1/cas", {"name": "HSM Root", "type": "root", "key_type": "HSM",
+                                    "subject": {"CN": "HSM Root CA", "O": "Example", "C": "DE"},
+                                    "validity_days": 3650, "path_len": 1})
+        self.assertEqual(r.status, 201, r.body)
+        ca = r.json()
+        self.assertEqual(ca["status"], "awaiting_appliance")  # contract amendment 18:05
+        self.assertEqual(ca["key_type"], "hsm")
+        template = self.provisioning_certificate(ca, 0)
+
+        public_key = self.generate("9c")
+        res = self.confirm("9c", template, "root")
+        self.assertEqual(res["state"], "provisioned")
+        device = res["enrolment"]["device"]
+        self.assertTrue(device.startswith("device:"), res)
+        self.assertEqual(res["enrolment"]["ca_id"], str(ca["id"]))
+        root_pem = res["certificate"]
+        root = x509.load_pem_x509_certificate(root_pem.encode())
+        # The slot holds exactly the certificate the relay was offered; it is the template's
+        # subject on the card's key, self-signed, without our extension.
+        self.assertEqual(self.slot_certificate("9c"), root_pem.strip())
+        self.assertEqual(pubkey_pem(root), public_key)
+        self.assertEqual(root.subject.rfc4514_string(), "CN=HSM Root CA,O=Example,C=DE")
+        self.assertNotIn(provcert.OID, [e.oid.dotted_string for e in root.extensions])
+        root_path = self.write("hsm-root.pem", root_pem)
+        self.openssl("verify", "-x509_strict", "-CAfile", root_path, root_path)
+        self.assertEqual(slot_of(self.ac, self.serial, "9c")["state"], "provisioned")
+
+        # The relay shows the offer: slot, key, certificate, attested (generated on the card).
+        offers = self.ca(ca["id"])["hsm"]["offers"]
+        self.assertEqual(len(offers), 1, offers)
+        offer = offers[0]
+        self.assertEqual(offer["appliance"], device)
+        self.assertEqual(offer["slot"], f"{self.serial}/9c")
+        self.assertEqual(offer["public_key"].strip(), public_key.strip())
+        self.assertEqual(offer["certificate"].strip(), root_pem.strip())
+        self.assertIsNone(offer["csr"])
+        self.assertTrue(offer["attested"])
+        # The token is spent: the same provisioning certificate cannot enrol a second slot.
+        self.generate("9a")
+        res = expect(self.provision("9a", template, confirm_fingerprint=self.fingerprint.hex()),
+                     400, "enrolment_refused")
+        self.assertNotIn("BEGIN CERTIFICATE", piv_tool(
+            self.env, self.env.readers[0], "-a", "read-certificate", "-s", "9a",
+            check=False).stdout)
+        self.assertEqual(slot_of(self.ac, self.serial, "9a")["state"], "key_generated")
+        self.assertEqual(len(self.ca(ca["id"])["hsm"]["offers"]), 1)
+
+        # Import Signed Certificate on the relay: the CA becomes active on the appliance's key.
+        r = rc.post(f"/api/v1/cas/{ca['id']}/certificate", {"certificate_pem": offer["certificate"]})
+        self.assertEqual(r.status, 200, r.body)
+        ca = self.ca(ca["id"])
+        self.assertEqual(ca["status"], "active")
+        self.services(ca, root_path, None, root_path, "root")
+        self.root_ca = ca
+        return device
+
+    def hsm_intermediate(self, device):
+        rc = self.rc
+        # A managed (software) root on the same relay signs the HSM intermediate.
+        r = rc.post("/api/v1/cas", {"name": "Managed Root", "type": "root", "key_type": "ec-p256",
+                                    "subject": {"CN": "Managed Root CA", "O": "Example"},
+                                    "validity_days": 3650})
+        self.assertEqual(r.status, 201, r.body)
+        managed = r.json()
+        r = rc.post(f"/api/v1/cas/{managed['id']}/templates",
+                    {"name": "Intermediates", "starter": "Certificate Authority"})
+        self.assertEqual(r.status, 201, r.body)
+        ca_tpl = r.json()
+        managed_path = self.write("managed-root.pem",
+                                  rc.get(f"/api/v1/cas/{managed['id']}/certificate").body.decode())
+
+        r = rc.post("/api/v1/cas", {"name": "HSM Issuing", "type": "intermediate",
+                                    "key_type": "HSM",
+                                    "subject": {"CN": "HSM Issuing CA", "O": "Example"}})
+        self.assertEqual(r.status, 201, r.body)
+        ca = r.json()
+        self.assertEqual(ca["status"], "awaiting_appliance")
+        first = self.provisioning_certificate(ca, 1)
+        # "Download HSM Provisioning Certificate" again: a new token; the first stops working.
+        r = rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
+        self.assertEqual(r.status, 200, r.body)
+        template = r.body.decode()
+        self.assertNotEqual(provcert.parse(template)["token"], provcert.parse(first)["token"])
+
+        public_key = self.generate("9d")
+        expect(self.provision("9d", first, confirm_fingerprint=self.fingerprint.hex()), 400,
+               "enrolment_refused")
+        self.assertEqual(slot_of(self.ac, self.serial, "9d")["state"], "key_generated")
+        # CSR mode by default for an intermediate; the enrolled appliance keeps its identity.
+        res = self.confirm("9d", template, "intermediate")
+        self.assertEqual(res["state"], "csr_pending")
+        self.assertEqual(res["enrolment"]["device"], device)
+        csr_pem = res["csr"]
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+        self.assertTrue(csr.is_signature_valid)
+        self.assertEqual(csr.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+            public_key)
+        self.assertEqual(linktest.link_state(self.ac)["device"], device)
+
+        offers = self.ca(ca["id"])["hsm"]["offers"]
+        self.assertEqual(len(offers), 1, offers)
+        self.assertEqual(offers[0]["slot"], f"{self.serial}/9d")
+        self.assertEqual(offers[0]["csr"].strip(), csr_pem.strip())
+        self.assertIsNone(offers[0]["certificate"])
+
+        # The managed root signs the CSR the relay holds through its CA template.
+        r = rc.post(f"/api/v1/templates/{ca_tpl['id']}/requests", {"csr": offers[0]["csr"]})
+        self.assertEqual(r.status, 201, r.body)
+        r = rc.post(f"/api/v1/requests/{r.json()['id']}/approve", {})
+        self.assertEqual(r.status, 200, r.body)
+        inter_pem = r.json()["certificate"]["pem"]
+        inter_path = self.write("hsm-inter.pem", inter_pem)
+        self.openssl("verify", "-x509_strict", "-CAfile", managed_path, inter_path)
+
+        # Into the slot (the agent checks key and chain) and into the relay.
+        r = expect(self.ac.post(f"/api/keys/{self.serial}/slots/9d/certificate",
+                                {"pin": PIN, "certificate": inter_pem,
+                                 "chain": read(managed_path)}), 200)
+        self.assertEqual(r.json()["state"], "provisioned")
+        self.assertEqual(self.slot_certificate("9d"),
+                         x509.load_pem_x509_certificate(inter_pem.encode()).public_bytes(
+                             serialization.Encoding.PEM).decode().strip())
+        r = rc.post(f"/api/v1/cas/{ca['id']}/certificate", {"certificate_pem": inter_pem})
+        self.assertEqual(r.status, 200, r.body)
+        ca = self.ca(ca["id"])
+        self.assertEqual(ca["status"], "active")
+        self.services(ca, managed_path, inter_path, inter_path, "inter")
+
+
+if __name__ == "__main__":
+    unittest.main()
