@@ -223,6 +223,14 @@ void ca_download(api_call *c)
         return;
     const char *what = strrchr(c->path, '/') + 1;
     char *pem = NULL;
+    uint8_t *offered = NULL;
+    size_t offered_len = 0;
+    if (strcmp(what, "csr") == 0 && !ca.csr_der && ca_is_hsm(&ca) &&
+        relay_link_hsm_offered(ca.id, 1, &offered, &offered_len) == 0) {
+        /* An HSM intermediate's CSR is the one its appliance made on the YubiKey. */
+        ca.csr_der = offered;
+        ca.csr_len = offered_len;
+    }
     if (strcmp(what, "csr") == 0 && ca.csr_der) {
         pem = pem_chain(ca.csr_der, ca.csr_len, "CERTIFICATE REQUEST");
     } else if (strcmp(what, "certificate") == 0 && ca.cert_der) {

@@ -197,7 +197,7 @@ void ca_hsm_import(api_call *c, store_ca *ca, const char *cert_pem, const char *
         /* The certificate the appliance sent with its offer (a root made on the YubiKey). */
         uint8_t *der = NULL;
         size_t len = 0;
-        if (relay_link_hsm_offered_cert(ca->id, &der, &len) == 0)
+        if (relay_link_hsm_offered(ca->id, 0, &der, &len) == 0)
             offered = pem_of(der, len);
         free(der);
         if (!offered) {

@@ -486,17 +486,22 @@ int relay_link_hsm_targets(int64_t ca_id, const uint8_t *spki, size_t spki_len, 
     return st && fits ? n : -1;
 }
 
-int relay_link_hsm_offered_cert(int64_t ca_id, uint8_t **der, size_t *len)
+int relay_link_hsm_offered(int64_t ca_id, int csr, uint8_t **der, size_t *len)
 {
     char id[32];
     id_text(ca_id, id);
     if (!G_LINK.started)
         return -1;
     pthread_mutex_lock(&G_LINK.lock);
-    sqlite3_stmt *st = db_query(
-        G_LINK.db,
-        "SELECT DISTINCT cert FROM hsm_offers WHERE ca_id = ? AND cert IS NOT NULL LIMIT 2", "t",
-        id);
+    sqlite3_stmt *st =
+        csr ? db_query(G_LINK.db,
+                       "SELECT DISTINCT csr FROM hsm_offers WHERE ca_id = ? AND csr IS NOT NULL "
+                       "LIMIT 2",
+                       "t", id)
+            : db_query(G_LINK.db,
+                       "SELECT DISTINCT cert FROM hsm_offers WHERE ca_id = ? AND cert IS NOT NULL "
+                       "LIMIT 2",
+                       "t", id);
     int n = 0, rc = -1;
     *der = NULL;
     while (st && sqlite3_step(st) == SQLITE_ROW)

@@ -76,10 +76,10 @@ struct json_t *relay_link_hsm_json(int64_t ca_id, const uint8_t *spki, size_t sp
  * is spki. Returns how many (0: none), or -1 on error or when they do not fit cap. */
 int relay_link_hsm_targets(int64_t ca_id, const uint8_t *spki, size_t spki_len, char *out,
                            size_t cap);
-/* The offered certificate (DER, malloc'd) when the offers for the CA carry exactly one
- * distinct certificate: the relay proposes it for "Import Signed Certificate". 0, 1 none or
- * several, -1 error. */
-int relay_link_hsm_offered_cert(int64_t ca_id, uint8_t **der, size_t *len);
+/* The offered certificate (csr 0) or CSR (csr 1), DER malloc'd, when the offers for the CA carry
+ * exactly one distinct one: the relay takes the certificate for "Import Signed Certificate" and
+ * serves the CSR as the CA's CSR. 0, 1 none or several, -1 error. */
+int relay_link_hsm_offered(int64_t ca_id, int csr, uint8_t **der, size_t *len);
 /* Grows whenever an offer is recorded or dropped: cached signers compare it to know when to
  * read their targets again. */
 uint64_t relay_link_hsm_generation(void);

@@ -484,6 +484,78 @@ class HsmRelay(unittest.TestCase):
         for t in (f["token"], tok_b, tok_a2):
             self.assertNotIn(t, self.relay.output())
 
+    def test_intermediate_signed_by_a_managed_root(self):
+        """An HSM intermediate: the appliance offers a CSR made with the slot key; the relay
+        serves it as the CA's CSR; the operator has a managed root on the relay sign it through
+        a CA template; import finds the chain among the user's CAs and makes the CA active (its
+        responder certificate signed over the link); a leaf it issues verifies with openssl up
+        to the managed root."""
+        managed = self.rc.post("/api/v1/cas", {"name": "Root", "key_type": "ec-p256",
+                                               "subject": "/CN=Managed Root/O=Test Org"})
+        self.assertEqual(managed.status, 201, managed.body)
+        managed = managed.json()
+        tpl = self.rc.post(f"/api/v1/cas/{managed['id']}/templates",
+                           {"name": "Intermediates", "starter": "Certificate Authority"})
+        self.assertEqual(tpl.status, 201, tpl.body)
+        inter = self.create(name="HSM Issuing", type="intermediate",
+                            subject="/O=Test Org/CN=HSM Issuing", validity_days=730)
+        self.assertEqual(self.rc.get(f"/api/v1/cas/{inter['id']}/csr").status, 409)
+        f = provisioning_fields(pem_der(inter["provisioning_certificate"]))[1]
+        self.assertEqual(f["ca_kind"], 1)
+        slot = ec.generate_private_key(ec.SECP384R1())
+        csr = make_csr_pem("CN=HSM Issuing,O=Test Org", slot)
+        slot_key = os.path.join(self.tmp, "slot384.pem")
+        with open(slot_key, "wb") as fh:
+            fh.write(slot.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+        p = linkpeer.Peer(self.relay.port, self.link_der, self.tmp, "i")
+        self.addCleanup(p.close)
+        kind, _, body = p.request("enrol", {"token": f["token"], "ca_id": f["ca_id"],
+                                            "slot": "23456789/9a", "public_key": key_pem(slot),
+                                            "csr": csr})
+        self.assertEqual((kind, body.get("offer")), ("enrolled", "accepted"), body)
+        o = self.rc.get(f"/api/v1/cas/{inter['id']}").json()["hsm"]["offers"][0]
+        self.assertEqual((o["certificate"], o["attested"]), (None, False))
+        # The CA's CSR is the appliance's.
+        got = self.rc.get(f"/api/v1/cas/{inter['id']}/csr")
+        self.assertEqual(got.status, 200, got.body)
+        self.assertEqual(pem_der_any(got.body.decode()), pem_der_any(csr))
+        # Nothing to take without a certificate.
+        relaytest.assert_error(self, self.rc.post(f"/api/v1/cas/{inter['id']}/certificate", {}),
+                               400, "missing_field")
+        r = self.rc.post(f"/api/v1/templates/{tpl.json()['id']}/requests",
+                         {"csr": got.body.decode()})
+        self.assertEqual(r.status, 201, r.body)
+        r = self.rc.post(f"/api/v1/requests/{r.json()['id']}/approve", {})
+        self.assertEqual(r.status, 200, r.body)
+        with p.serving(slot_key) as seen:
+            a = self.rc.post(f"/api/v1/cas/{inter['id']}/certificate",
+                             {"certificate_pem": r.json()["certificate"]["pem"]})
+            self.assertEqual(a.status, 200, a.body)
+            self.assertEqual(a.json()["status"], "active")
+            self.assertEqual(a.json()["signature_algorithm"], "ecdsa-with-SHA384")
+            self.assertEqual(seen[0], (f["ca_id"], "23456789/9a", "ecdsa-with-SHA384"))
+            tpls = self.rc.get(f"/api/v1/cas/{inter['id']}/templates").json()["templates"]
+            web = next(t for t in tpls if t["name"] == "Web Server")
+            _, leaf_csr = relaytest.make_csr(self.tmp, "leaf2", "/CN=app.example.com",
+                                             ("DNS:app.example.com",))
+            q = self.rc.post(f"/api/v1/templates/{web['id']}/requests", {"csr": leaf_csr})
+            self.assertEqual(q.status, 201, q.body)
+            leaf = self.rc.post(f"/api/v1/requests/{q.json()['id']}/approve", {})
+            self.assertEqual(leaf.status, 200, leaf.body)
+        paths = {}
+        for name, text in (("leaf", leaf.json()["certificate"]["pem"]),
+                           ("chain", self.rc.get(f"/api/v1/cas/{inter['id']}/chain").body.decode()),
+                           ("root",
+                            self.rc.get(f"/api/v1/cas/{managed['id']}/certificate").body.decode())):
+            paths[name] = os.path.join(self.tmp, f"i-{name}.pem")
+            with open(paths[name], "w") as fh:
+                fh.write(text)
+        v = relaytest.openssl("verify", "-x509_strict", "-CAfile", paths["root"], "-untrusted",
+                              paths["chain"], paths["leaf"], check=False)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+
     def submit_and_approve(self, ca):
         tpls = self.rc.get(f"/api/v1/cas/{ca['id']}/templates").json()["templates"]
         web = next(t for t in tpls if t["name"] == "Web Server")
