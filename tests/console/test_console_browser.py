@@ -6,6 +6,7 @@ request or unexpected HTTP error and saves a screenshot of every step under
 $PKI_TEST_ARTIFACTS/console/ (default: <build>/test-artifacts/console/). Afterwards this script
 checks, through the API and with openssl, what the browser did.
 """
+import hashlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 import tempfile
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 import pkitest
@@ -153,6 +155,31 @@ def check_pki(relay, result, token):
     # and the deleted CA is gone
     cas = {c["name"]: c for c in api(relay, token, "/cas").json()["cas"]}
     assert "Scratch" not in cas and "Example Root" in cas, list(cas)
+    # the HSM CA made in the console waits for its appliance; its provisioning certificate is
+    # signed by the relay's link key, carries the CA's id, and the fingerprint the console showed
+    # is the link certificate's SHA-256 (what the appliance asks the operator to confirm)
+    hsm = api(relay, token, f"/cas/{result['hsm_ca_id']}").json()
+    assert hsm["status"] == "awaiting_appliance" and hsm["key_type"] == "hsm", hsm
+    link_pem = http("GET", relay.url + "/api/v1/link/certificate").body
+    link_cert = x509.load_pem_x509_certificate(link_pem)
+    fp = hashlib.sha256(link_cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    assert result["hsm_fingerprint"] == fp, (result["hsm_fingerprint"], fp)
+    assert result["hsm_provisioning"] != result["hsm_provisioning_first"]
+    # (openssl, not python3-cryptography: Debian's version cannot load 128-bit OID arcs)
+    with tempfile.TemporaryDirectory() as d:
+        link_path, prov_path = os.path.join(d, "link.pem"), os.path.join(d, "prov.pem")
+        with open(link_path, "wb") as f:
+            f.write(link_pem)
+        with open(prov_path, "w") as f:
+            f.write(result["hsm_provisioning"])
+        # (its signature under the link key is checked in link_hsm_relay)
+        iss = pkitest.run(["openssl", "x509", "-in", prov_path, "-noout", "-issuer"]).stdout
+        link_subj = pkitest.run(["openssl", "x509", "-in", link_path, "-noout", "-subject"]).stdout
+        assert iss.split("=", 1)[1] == link_subj.split("=", 1)[1], (iss, link_subj)
+        text = pkitest.run(["openssl", "x509", "-in", prov_path, "-noout", "-text"]).stdout
+        assert "2.25.121939985752823855590338856841221336458: critical" in text, text
+        subj = pkitest.run(["openssl", "x509", "-in", prov_path, "-noout", "-subject"]).stdout
+        assert "CN = Example HSM Root CA" in subj, subj
     # the CA imported with an existing (encrypted) key is active with that certificate
     assert cas["Imported"]["status"] == "active" and "Imported Root" in cas["Imported"]["subject"], cas["Imported"]
 

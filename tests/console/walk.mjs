@@ -560,6 +560,33 @@ async function walkPki() {
     assert.match(await page.getByLabel('Link URL').inputValue(), /^wss?:\/\//);
   });
 
+  await step('create-hsm-ca', async () => {
+    // CA-5: key type HSM makes a CA that waits for its appliance and shows the HSM
+    // provisioning certificate with the relay fingerprint the appliance will ask to confirm.
+    await nav('Create New CA');
+    await page.getByLabel('CA name').fill('Example HSM Root');
+    await page.getByLabel('Common name (CN) — required').fill('Example HSM Root CA');
+    await page.getByLabel('Key type').selectOption({ label: 'HSM (YubiKey in an IoT-HSM appliance)' });
+    assert.equal(await page.getByLabel('Signature algorithm').isVisible(), false);
+    await page.getByRole('button', { name: 'Create New CA' }).click();
+    await page.getByRole('heading', { name: 'HSM Provisioning Certificate' }).waitFor({ timeout: 60000 });
+    await page.getByText('awaiting_appliance', { exact: true }).first().waitFor();
+    const pem = page.getByLabel('Provisioning certificate (PEM)');
+    result.hsm_provisioning_first = await pem.inputValue();
+    result.hsm_fingerprint = await page.locator('code.fingerprint').innerText();
+    result.hsm_ca_id = Number(page.url().match(/\/cas\/(\d+)/)[1]);
+    // the menu item gives it again, with a new one-time token
+    await menu('Details');
+    await menu('Download HSM Provisioning Certificate');
+    await page.waitForFunction((old) => {
+      const el = [...document.querySelectorAll('textarea')].find((t) => /BEGIN CERTIFICATE/.test(t.value));
+      return el && el.value !== old;
+    }, result.hsm_provisioning_first);
+    result.hsm_provisioning = await page.getByLabel('Provisioning certificate (PEM)').inputValue();
+    await menu('Import Signed Certificate');
+    await page.getByText('No appliance has offered a slot for this CA yet.', { exact: false }).waitFor();
+  });
+
   await step('users', async () => {
     await nav('Users');
     await page.getByLabel('User name').fill('operator');

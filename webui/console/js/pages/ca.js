@@ -1,7 +1,8 @@
 // One CA and its menu (Manage CAs -> click a CA): details, Edit CA, Download/Copy CSR,
-// Import Signed Certificate, Show CA Service URLs, Get CA Certificate(s), Delete.
+// Import Signed Certificate, Show CA Service URLs, Get CA Certificate(s), Download HSM
+// Provisioning Certificate (HSM CAs), Delete.
 import { get, post, patch, del } from '../api.js';
-import { h, clear, field, input, select, textarea, messageBox, busy, pageHead, toast, confirmDialog, modal, fmtTime } from '../ui.js';
+import { h, clear, field, input, select, textarea, textBlock, messageBox, busy, pageHead, toast, confirmDialog, modal, fmtTime } from '../ui.js';
 import { KEY_TYPES, urlList, pemBlock, statusBadge } from './common.js';
 
 const CA_URL_LABELS = {
@@ -13,11 +14,13 @@ export async function render(ctx) {
   const { main, params } = ctx;
   const id = Number(params[0]);
   const ca = await get(`/cas/${id}`);
-  const pending = ca.status === 'pending';
+  const hsm = ca.key_type === 'hsm';
+  const pending = ca.status === 'pending' || ca.status === 'awaiting_appliance';
   const items = [
     ['details', 'Details'],
     ['edit', 'Edit CA'],
-    pending || ca.has_csr ? ['csr', 'Download/Copy CSR'] : null,
+    hsm ? ['provisioning', 'Download HSM Provisioning Certificate'] : null,
+    !hsm && (pending || ca.has_csr) ? ['csr', 'Download/Copy CSR'] : null,
     pending ? ['import', 'Import Signed Certificate'] : null,
     ['urls', 'Show CA Service URLs'],
     !pending ? ['certs', 'Get CA Certificate(s)'] : null,
@@ -37,7 +40,9 @@ export async function render(ctx) {
   const menu = h('ul', { class: 'menu', 'aria-label': `Actions for ${ca.name}` }, items.map(([key, label]) =>
     h('li', {}, h('button', { type: 'button', class: key === 'delete' ? 'danger' : 'secondary', dataset: { key }, 'aria-pressed': 'false', 'aria-controls': 'ca-panel', onclick: () => show(key) }, label))));
   main.append(pageHead(ca.name, statusBadge(ca.status)), menu, panel);
-  if (pending) main.insertBefore(h('p', { class: 'warning' }, 'This CA waits for its signed certificate: copy its CSR, have it signed, then import the certificate.'), menu);
+  if (pending) main.insertBefore(h('p', { class: 'warning' }, hsm
+    ? 'This CA waits for its appliance: paste its HSM provisioning certificate into the IoT-HSM provisioning wizard, then import the certificate the appliance offers.'
+    : 'This CA waits for its signed certificate: copy its CSR, have it signed, then import the certificate.'), menu);
   const want = new URLSearchParams(location.search).get('show');
   await show(items.some(([k]) => k === want) ? want : 'details');
 }
@@ -58,6 +63,8 @@ const PANELS = {
       ca.not_after ? [h('dt', {}, 'Valid until'), h('dd', {}, fmtTime(ca.not_after))] : null,
       h('dt', {}, 'CRL validity'), h('dd', {}, `${ca.crl_validity_hours} hours, remade every ${ca.crl_refresh_hours} hours`),
       ca.ocsp_certificate_id ? [h('dt', {}, 'OCSP responder'), h('dd', {}, h('a', { href: `/certificates/${ca.ocsp_certificate_id}`, 'data-link': '' }, `certificate #${ca.ocsp_certificate_id}`))] : null,
+      ca.hsm && ca.hsm.targets && ca.hsm.targets.length
+        ? [h('dt', {}, 'Signs on'), h('dd', {}, h('ul', { class: 'plain' }, ca.hsm.targets.map((t) => h('li', {}, h('code', {}, t)))))] : null,
       h('dt', {}, 'Created'), h('dd', {}, fmtTime(ca.created))),
       ca.status === 'active' ? h('div', { class: 'actions' }, renew) : null));
   },
@@ -96,6 +103,15 @@ const PANELS = {
       await pemBlock('CSR (PEM)', `/cas/${ca.id}/csr`, `${ca.name}.csr`)));
   },
 
+  async provisioning({ ca, panel }) {
+    const pem = await get(`/cas/${ca.id}/provisioning-certificate`);
+    panel.append(h('div', { class: 'card' }, h('h2', {}, 'HSM Provisioning Certificate'),
+      h('p', {}, 'On the IoT-HSM appliance choose “Provision a New Slot”, prepare the key, then paste this certificate. The appliance shows the relay’s fingerprint below for you to confirm; the certificate is the template of the CA certificate and carries a one-time enrolment token.'),
+      h('p', { class: 'warning' }, 'Each time this page is opened a new token is made and earlier, unused ones stop working. Keep it like a password until it is used.'),
+      await relayFingerprint(),
+      textBlock('Provisioning certificate (PEM)', pem, `${ca.name}-hsm-provisioning.pem`)));
+  },
+
   async import({ ca, panel, msg, rerender, refreshCas }) {
     const cert = textarea('certificate_pem', { rows: 10, placeholder: '-----BEGIN CERTIFICATE-----' });
     const chain = textarea('chain_pem', { rows: 6, placeholder: 'Only when the relay cannot find the issuing chain itself' });
@@ -109,6 +125,7 @@ const PANELS = {
       await rerender();
     };
     const form = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'Import Signed Certificate'),
+      offersList(ca, cert),
       field('Signed certificate (PEM)', cert), field('Issuing chain up to the root (PEM, optional)', chain),
       h('div', { class: 'actions' }, submit));
     form.addEventListener('submit', (ev) => {
@@ -157,6 +174,36 @@ const PANELS = {
       h('p', {}, 'This removes the CA, its key, its templates, requests and issued certificates. It cannot be undone.'), button));
   },
 };
+
+// The slots appliances offered for an HSM CA: a root's self-signed certificate can be taken
+// over with one click; an intermediate's CSR is shown for the parent CA to sign.
+function offersList(ca, certArea) {
+  if (!ca.hsm) return null;
+  const offers = ca.hsm.offers || [];
+  if (!offers.length)
+    return h('p', { class: 'help' }, 'No appliance has offered a slot for this CA yet. Paste the HSM provisioning certificate into the appliance’s wizard first.');
+  return h('div', {}, h('h3', {}, 'Slots offered by appliances'), h('ul', { class: 'plain offers' }, offers.map((o) => {
+    const use = o.certificate ? h('button', { type: 'button', class: 'secondary' }, 'Use this certificate') : null;
+    if (use) use.addEventListener('click', () => { certArea.value = o.certificate; certArea.focus(); });
+    return h('li', { class: 'card' },
+      h('p', {}, h('strong', {}, o.appliance), ` slot ${o.slot} `, h('span', { class: `badge ${o.online ? 'ok' : 'bad'}` }, o.online ? 'online' : 'offline'),
+        o.attested ? h('span', { class: 'badge ok' }, 'key attested by the YubiKey') : null),
+      o.csr ? textBlock('CSR to have signed by the parent CA (PEM)', o.csr, `${ca.name}-${o.slot.replace('/', '-')}.csr`) : null,
+      use);
+  })));
+}
+
+// The SHA-256 of the relay's link certificate, which the appliance shows for the operator to
+// confirm before it connects: the two screens must show the same text.
+async function relayFingerprint() {
+  const pem = await get('/link/certificate');
+  const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const der = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', der));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return h('dl', { class: 'props' }, h('dt', {}, 'Relay fingerprint (SHA-256)'),
+    h('dd', {}, h('code', { class: 'fingerprint' }, hex)));
+}
 
 function askChain(err, doImport) {
   const msg = messageBox();

@@ -71,7 +71,7 @@ export function parseList(text) {
 }
 
 export function statusBadge(status) {
-  const cls = { active: 'ok', issued: 'ok', good: 'ok', pending: 'warn', preapproved: 'warn', hold: 'warn', revoked: 'bad', declined: 'bad', expired: 'bad' }[status] || '';
+  const cls = { active: 'ok', issued: 'ok', good: 'ok', pending: 'warn', awaiting_appliance: 'warn', preapproved: 'warn', hold: 'warn', revoked: 'bad', declined: 'bad', expired: 'bad' }[status] || '';
   return h('span', { class: `badge ${cls}` }, status);
 }
 
