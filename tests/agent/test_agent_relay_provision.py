@@ -8,8 +8,10 @@ reached; an appliance enrolled with one relay given another relay's template. Af
 the slot holds no certificate (read with yubico-piv-tool), its state is unchanged, the agent
 made no device key and the relay lists no appliance. A plain template without the extension
 still provisions offline."""
+import datetime
 import os
 import sys
+import time
 import tempfile
 import unittest
 
@@ -124,6 +126,74 @@ class AgentRelayProvision(unittest.TestCase):
                 openssl("verify", "-x509_strict", "-CAfile", crt, crt)
                 # The extension never reaches a CA certificate made from the relay's template.
                 self.assertNotIn(provcert.OID, openssl("x509", "-in", crt, "-noout", "-text").stdout)
+
+    def test_relay_refusals_change_nothing(self):
+        """The relay's own refusals reach the operator with its reason, and a new appliance is
+        left unenrolled with its card unchanged: a token replaced by a newer download, a token
+        that expired (the relay restarted with its clock past the expiry, still within the
+        link's 60 s clock skew). A current certificate then provisions the same slot."""
+        state = relaytest.new_state_dir(self)
+        with PcscEnv(n_keys=1) as env, linktest.agent(env=env.env) as ag:
+            ac = linktest.agent_client(ag)
+            serial = env.serials[0]
+            wait_key(ac, serial)
+            set_up(ac, serial)
+            expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
+                           {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
+
+            def provision(template, fp):
+                return ac.post(f"/api/keys/{serial}/slots/9c/provision",
+                               {"pin": PIN, "template": template, "confirm_fingerprint": fp})
+
+            def unchanged(rc, ca):
+                self.assertEqual(slot_of(ac, serial, "9c")["state"], "key_generated")
+                out = piv_tool(env, env.readers[0], "-a", "read-certificate", "-s", "9c",
+                               check=False)
+                self.assertNotIn("BEGIN CERTIFICATE", out.stdout)
+                self.assertEqual(linktest.link_state(ac)["state"], "not_enrolled")
+                self.assertEqual(linktest.appliances(rc), {})
+                self.assertEqual(rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]["offers"], [])
+
+            with linktest.relay(state) as r1:
+                rc = linktest.admin(r1)
+                port = r1.port
+                res = rc.post("/api/v1/cas", {"name": "HSM Root", "type": "root",
+                                              "key_type": "HSM", "subject": {"CN": "HSM Root"}})
+                self.assertEqual(res.status, 201, res.body)
+                ca = res.json()
+                replaced = ca["provisioning_certificate"]
+                res = rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate?ttl_seconds=60")
+                self.assertEqual(res.status, 200, res.body)
+                short = res.body.decode()
+                fields = provcert.parse(short)
+                fp = fields["fingerprint"].hex()
+                res = expect(provision(replaced, fp), 400, "enrolment_refused")
+                self.assertIn("replaced by a newer provisioning certificate",
+                              res.json()["error"]["message"])
+                unchanged(rc, ca)
+
+            # The short token expires 60 s after it was made (T0). The relay comes back with its
+            # clock frozen at T0 + 61 once real time is at least T0 + 2, so its messages are at
+            # most 59 s ahead of the agent's clock (the link accepts 60 s of skew).
+            t0 = int(datetime.datetime.strptime(fields["expires"], "%Y%m%d%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()) - 60
+            linktest.wait_for(lambda: time.time() >= t0 + 2, timeout=30, what="T0 + 2")
+            r2 = relaytest.relay(env={"PKI_FAKE_NOW": str(t0 + 61)}, state_dir=state)
+            r2.port = port  # the link URL in the provisioning certificates
+            with open(r2.config_path, "w") as f:
+                f.write(relaytest.BASE_CONFIG.format(port=port, state_dir=state, dir=r2.dir))
+            with r2:
+                rc = linktest.admin(r2, first=False)
+                res = expect(provision(short, fp), 400, "enrolment_refused")
+                self.assertIn("the enrolment token has expired", res.json()["error"]["message"])
+                unchanged(rc, ca)
+                # A current provisioning certificate provisions the same slot afterwards.
+                res = rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
+                self.assertEqual(res.status, 200, res.body)
+                res = expect(provision(res.body.decode(), fp), 200)
+                self.assertEqual(res.json()["state"], "provisioned")
+                offers = rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]["offers"]
+                self.assertEqual([o["slot"] for o in offers], [f"{serial}/9c"])
 
 
 def x509_self_signed(key):
