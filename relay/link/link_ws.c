@@ -111,15 +111,15 @@ static json_t *body_json(const link_msg *m)
     return j;
 }
 
-/* ENROLLED: the device's name, and for an offer the CA and "offer": "accepted". */
+/* ENROLLED: the device's name ("name" as before, and "device"); for an offer exactly
+ * hsm-contract §3's {"device", "ca_id", "offer": "accepted"}. */
 static json_t *enrolled_body(const char *device, const hsm_offer *o)
 {
     if (!o)
         return json_pack("{s:s,s:s}", "name", device, "device", device);
     pki_notice("link: appliance %s offers slot %s for CA %s%s", device, o->slot, o->ca_id,
                o->attested ? " (attested)" : "");
-    return json_pack("{s:s,s:s,s:s,s:s}", "name", device, "device", device, "ca_id", o->ca_id,
-                     "offer", "accepted");
+    return json_pack("{s:s,s:s,s:s}", "device", device, "ca_id", o->ca_id, "offer", "accepted");
 }
 
 /* An enrolled appliance offering one more slot (hsm-contract §3): token and offer checked as

@@ -404,8 +404,7 @@ class HsmRelay(unittest.TestCase):
 
         kind, _, body = a.request("enrol", offer())
         self.assertEqual(kind, "enrolled", body)
-        self.assertEqual(body, {"name": a.name, "device": a.name, "ca_id": ca_id,
-                                "offer": "accepted"})
+        self.assertEqual(body, {"device": a.name, "ca_id": ca_id, "offer": "accepted"})
         hsm = self.rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]
         self.assertEqual(len(hsm["offers"]), 1, hsm)
         o = hsm["offers"][0]
