@@ -483,6 +483,23 @@ class HsmRelay(unittest.TestCase):
         for t in (f["token"], tok_b, tok_a2):
             self.assertNotIn(t, self.relay.output())
 
+        # Everything is kept: after a restart the CA signs through its appliances again.
+        a.close()
+        b.close()
+        self.relay.stop()
+        self.relay.start()
+        self.rc = linktest.admin(self.relay, first=False)
+        b.connect()
+        b.send("ping", b"")
+        got = linktest.wait_for(
+            lambda: (lambda j: j["status"] == "active" and any(
+                o["online"] and o["appliance"] == b.name for o in j["hsm"]["offers"]) and j)(
+                self.rc.get(f"/api/v1/cas/{ca['id']}").json()), what="appliance b back")
+        self.assertEqual(len(got["hsm"]["targets"]), 3)
+        with b.serving(slot_key) as seen_b:
+            self.assertTrue(self.issue(ca))
+            self.assertEqual(seen_b[-1][:2], (ca_id, "87654321/9c"))
+
     def test_intermediate_signed_by_a_managed_root(self):
         """An HSM intermediate: the appliance offers a CSR made with the slot key; the relay
         serves it as the CA's CSR; the operator has a managed root on the relay sign it through
@@ -528,9 +545,25 @@ class HsmRelay(unittest.TestCase):
         self.assertEqual(r.status, 201, r.body)
         r = self.rc.post(f"/api/v1/requests/{r.json()['id']}/approve", {})
         self.assertEqual(r.status, 200, r.body)
+        signed = r.json()["certificate"]["pem"]
+        # Its appliance away: activation fails at once with the signer's status and the CA
+        # keeps waiting.
+        p.close()
+        linktest.wait_for(lambda: not self.rc.get(f"/api/v1/cas/{inter['id']}").json()["hsm"]
+                          ["offers"][0]["online"], what="appliance offline on the relay")
+        relaytest.assert_error(self, self.rc.post(f"/api/v1/cas/{inter['id']}/certificate",
+                                                  {"certificate_pem": signed}),
+                               503, "appliance_offline")
+        got = self.rc.get(f"/api/v1/cas/{inter['id']}").json()
+        self.assertEqual((got["status"], got["hsm"]["targets"]), ("awaiting_appliance", []))
+        self.assertEqual(self.rc.get(f"/api/v1/cas/{inter['id']}/certificate").status, 409)
+        p.connect()
+        p.send("ping", b"")  # the relay knows who is on a connection from its first message
+        linktest.wait_for(lambda: self.rc.get(f"/api/v1/cas/{inter['id']}").json()["hsm"]
+                          ["offers"][0]["online"], what="appliance back online")
         with p.serving(slot_key) as seen:
             a = self.rc.post(f"/api/v1/cas/{inter['id']}/certificate",
-                             {"certificate_pem": r.json()["certificate"]["pem"]})
+                             {"certificate_pem": signed})
             self.assertEqual(a.status, 200, a.body)
             self.assertEqual(a.json()["status"], "active")
             self.assertEqual(a.json()["signature_algorithm"], "ecdsa-with-SHA384")
