@@ -215,7 +215,8 @@ void registry_touch(const char *name, int64_t now, const char *inventory)
 }
 
 /* Inside a transaction: spends a one-time token for name. With ca_id, the token must be an HSM
- * provisioning token of that CA. 0, or -1 with a message in why. */
+ * provisioning token of that CA; without, it must not be one (any CA owner can make those, so
+ * they enrol an appliance only together with an offer for their CA). 0, or -1 with why. */
 int registry_spend_token(const char *token, const char *name, const char *ca_id, int64_t now,
                          char *why, size_t whylen)
 {
@@ -247,6 +248,9 @@ int registry_spend_token(const char *token, const char *name, const char *ca_id,
         : replaced       ? "the enrolment token was replaced by a newer provisioning certificate"
         : used           ? "the enrolment token was already used"
         : expires <= now ? "the enrolment token has expired"
+        : !ca_id && hsm  ? "this token is from an HSM provisioning certificate: it enrols an "
+                           "appliance only with a slot offer for its CA (paste the certificate "
+                           "into the appliance's provisioning wizard)"
         : ca_id && !hsm  ? "the token is not from an HSM provisioning certificate"
         : ca_id && strcmp(bound, ca_id) != 0 ? "the token belongs to another CA"
                                              : NULL;

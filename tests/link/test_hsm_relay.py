@@ -4,7 +4,7 @@ python3-cryptography verifies against the relay's link certificate (GET
 /api/v1/link/certificate), carrying the CA's template and our critical extension with every
 field right; openssl refuses the certificate for its critical extension; each download gives a
 new one-time token and the earlier one stops working (shown with a real iothsm-agent enrolling
-through its three-value API); other CAs answer 409 not_hsm; import is refused while no appliance
+through its three-value API, which a provisioning token does not serve: it needs an offer); other CAs answer 409 not_hsm; import is refused while no appliance
 offered the key. Offers come from a scripted appliance (linkpeer.py + link-peer, lib/link's own
 envelope) so that what a real agent never sends can be sent: every bad offer is refused with
 its reason and records nothing; a good one enrols the appliance; import makes the CA active and
@@ -321,19 +321,27 @@ class HsmRelay(unittest.TestCase):
             self.assertIn("replaced by a newer provisioning certificate",
                           r.json()["error"]["message"])
             self.assertEqual(linktest.appliances(self.rc), {})
-            # The current one enrols the appliance, once.
-            r = linktest.enrol(ac, values(new))
-            self.assertEqual(r.status, 200, r.body)
-            device = r.json()["device"]
-            linktest.wait_for(lambda: linktest.appliances(self.rc).get(device, {}).get("online"),
-                              what="appliance online")
+            # The current one is not spent on a plain enrolment (CA owners make these tokens,
+            # so they enrol an appliance only together with a slot offer for their CA).
             r = linktest.enrol(ac, values(new))
             self.assertEqual(r.status, 400, r.body)
-            self.assertIn("already used", r.json()["error"]["message"])
-        # A plain enrolment offers no slot: the CA still waits.
+            self.assertIn("only with a slot offer", r.json()["error"]["message"])
+            self.assertEqual(linktest.appliances(self.rc), {})
         got = self.rc.get(f"/api/v1/cas/{ca['id']}").json()
         self.assertEqual(got["status"], "awaiting_appliance")
         self.assertEqual(got["hsm"]["offers"], [])
+        # ... and still good for an offer.
+        peer = linkpeer.Peer(self.relay.port, self.link_der, self.tmp, "rot")
+        self.addCleanup(peer.close)
+        slot = ec.generate_private_key(ec.SECP256R1())
+        kind, _, body = peer.request("enrol", {"token": new["token"], "ca_id": new["ca_id"],
+                                               "slot": "11111111/9c", "public_key": key_pem(slot)})
+        self.assertEqual((kind, body.get("offer")), ("enrolled", "accepted"), body)
+        # Once.
+        kind, _, body = peer.request("enrol", {"token": new["token"], "ca_id": new["ca_id"],
+                                               "slot": "11111111/9d", "public_key": key_pem(slot)})
+        self.assertEqual(kind, "error", body)
+        self.assertIn("already used", body["message"])
         # The log never carries a token.
         for f in (old, new):
             self.assertNotIn(f["token"], self.relay.output())
