@@ -23,6 +23,7 @@ debug log (GENERAL AUTHENTICATE with the slot's key, "ins=87 p1=11 p2=9c")."""
 import base64
 import contextlib
 import os
+import shutil
 import sqlite3
 import ssl
 import tempfile
@@ -81,6 +82,7 @@ class LinkHostile(unittest.TestCase):
 
     def test_tampered_sign_requests(self):
         work = tempfile.mkdtemp(prefix="link-hostile-")
+        self.addCleanup(shutil.rmtree, work, True)
         state = relaytest.new_state_dir(self)
         with PcscEnv(n_keys=1, log_level="debug") as env, linktest.relay(state) as r:
             rc = linktest.admin(r)
@@ -306,6 +308,8 @@ class LinkHostile(unittest.TestCase):
                 d.log.close()
                 self.assertNotIn("ERROR: AddressSanitizer", d.output())
             self.ok = True
+            for d in (ag, agb):
+                shutil.rmtree(d.dir, ignore_errors=True)
             print(f"sign requests through the proxy: {len(ma.seen)}, "
                   f"{min(len(x) for x in ma.seen)}-{max(len(x) for x in ma.seen)} bytes")
 

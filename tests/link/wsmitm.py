@@ -20,6 +20,7 @@ and the tests sign to-be-signed data of several hundred bytes."""
 import base64
 import hashlib
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -199,6 +200,7 @@ class Mitm:
         self.stopping = True
         _close(self.sock)
         self.drop_all()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- the proxy ---------------------------------------------------------------------------
 
