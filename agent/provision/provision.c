@@ -672,7 +672,7 @@ static json_t *op_view(const prov_env *env, uint32_t serial, int slot, yk_result
     json_t *rec = slot_record(env, serial, slot);
     const char *st = jsonapi_str(rec, "state");
     json_object_set_new(ans, "state", json_string(st ? st : (s.absent ? "empty" : "foreign")));
-    const char *copy[] = {"csr", "chain", "template", "mode", "key_type", "origin"};
+    const char *copy[] = {"csr", "chain", "template", "mode", "key_type", "origin", "relay"};
     for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
         if (json_object_get(rec, copy[i]))
             json_object_set(ans, copy[i], json_object_get(rec, copy[i]));

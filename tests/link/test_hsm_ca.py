@@ -222,6 +222,10 @@ class HsmCa(unittest.TestCase):
         root_path = self.write("hsm-root.pem", root_pem)
         self.openssl("verify", "-x509_strict", "-CAfile", root_path, root_path)
         self.assertEqual(slot_of(self.ac, self.serial, "9c")["state"], "provisioned")
+        view = expect(self.ac.get(f"/api/keys/{self.serial}/slots/9c"), 200).json()
+        self.assertEqual(view["relay"], {"link_url": self.link_url, "ca_id": str(ca["id"]),
+                                         "fingerprint": self.fingerprint.hex(),
+                                         "device": device})
 
         # The relay shows the offer: slot, key, certificate, attested (generated on the card).
         offers = self.ca(ca["id"])["hsm"]["offers"]
