@@ -11,6 +11,7 @@ fetched. HSM intermediate: the same in CSR mode, the CSR signed by a managed roo
 relay through its "Certificate Authority" template, the signed certificate imported into the
 slot and into the relay. Everything is verified with openssl (verify -x509_strict, crl -verify,
 ocsp good/revoked) and the certificates' keys are compared with what yubico-piv-tool reads."""
+import contextlib
 import hashlib
 import os
 import re
@@ -43,6 +44,8 @@ def pubkey_pem(cert):
 
 
 class HsmCa(unittest.TestCase):
+    maxDiff = None
+
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="hsm-ca-")
 
@@ -328,6 +331,77 @@ class HsmCa(unittest.TestCase):
         ca = self.ca(ca["id"])
         self.assertEqual(ca["status"], "active")
         self.services(ca, managed_path, inter_path, inter_path, "inter")
+
+    def test_hsm_root_on_two_appliances(self):
+        """Redundancy through the product's own steps: one key (made with openssl, imported into
+        a YubiKey in each of two appliances) offered for one HSM root from two provisioning
+        certificates; the relay signs with either; with one appliance stopped, issuance and the
+        CRL go on through the other; every leaf verifies with openssl."""
+        key = os.path.join(self.work, "shared.key")
+        self.openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                     "-out", key)
+        key_pem = read(key)
+        state = relaytest.new_state_dir(self)
+        pport = free_port()
+        extra = 'public_http = {{ listen = "127.0.0.1"; port = %d; }};\n' % pport
+        with PcscEnv(n_keys=2) as env, relaytest.relay(extra, state_dir=state) as r, \
+                contextlib.ExitStack() as stack:
+            self.rc = rc = linktest.admin(r)
+            res = rc.post("/api/v1/cas", {"name": "Shared HSM Root", "type": "root",
+                                          "key_type": "HSM", "subject": {"CN": "Shared HSM Root"}})
+            self.assertEqual(res.status, 201, res.body)
+            ca = res.json()
+            template = ca["provisioning_certificate"]
+            fp = provcert.parse(template)["fingerprint"].hex()
+            agents, devices = [], []
+            for i, serial in enumerate(env.serials):
+                ag = linktest.agentlib.agent(
+                    linktest.AGENT_LINK + 'yubikey = {{ reader_filter = "' + env.readers[i] +
+                    '"; }};\n', env=env.env)
+                stack.enter_context(ag)
+                agents.append(ag)
+                ac = linktest.agent_client(ag)
+                wait_key(ac, serial)
+                set_up(ac, serial)
+                expect(ac.post(f"/api/keys/{serial}/slots/9c/import-key",
+                               {"pin": PIN, "key": key_pem, "pin_policy": "never"}), 200)
+                if i > 0:  # a new token for the second appliance ("Download" again)
+                    res = rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
+                    self.assertEqual(res.status, 200, res.body)
+                    template = res.body.decode()
+                res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
+                                     {"pin": PIN, "template": template,
+                                      "confirm_fingerprint": fp}), 200).json()
+                self.assertEqual(res["state"], "provisioned")
+                devices.append(res["enrolment"]["device"])
+                if i == 0:
+                    res = rc.post(f"/api/v1/cas/{ca['id']}/certificate",
+                                  {"certificate_pem": res["certificate"]})
+                    self.assertEqual(res.status, 200, res.body)
+            self.assertEqual(len(set(devices)), 2)
+            hsm = self.ca(ca["id"])["hsm"]
+            self.assertEqual(sorted(hsm["targets"]), sorted(
+                f"{d}/{s}/9c" for d, s in zip(devices, env.serials)))
+            ca = self.ca(ca["id"])
+            self.assertEqual(ca["status"], "active")
+            root = self.write("shared-root.pem",
+                              rc.get(f"/api/v1/cas/{ca['id']}/certificate").body.decode())
+            tpl = self.web_template(ca["id"])
+            for name in ("both-1", "both-2", "both-3"):
+                leaf = self.issue(tpl["id"], name)
+                self.openssl("verify", "-x509_strict", "-CAfile", root, leaf["path"])
+            # One appliance goes away: the other signs leaves and the CRL.
+            self.assertEqual(agents[0].stop(), 0)
+            linktest.wait_for(lambda: not linktest.appliances(rc)[devices[0]]["online"],
+                              what="first appliance offline")
+            leaf = self.issue(tpl["id"], "one-left")
+            self.openssl("verify", "-x509_strict", "-CAfile", root, leaf["path"])
+            r2 = rc.post(f"/api/v1/certificates/{leaf['id']}/revoke", {"reason": "superseded"})
+            self.assertEqual(r2.status, 200, r2.body)
+            crl = self.write("shared.crl", http("GET", ca["urls"]["crl"]).body)
+            out = self.openssl("crl", "-inform", "DER", "-in", crl, "-CAfile", root, "-verify",
+                               "-noout")
+            self.assertIn("verify OK", out.stdout + out.stderr)
 
 
 if __name__ == "__main__":
