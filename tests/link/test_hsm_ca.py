@@ -195,6 +195,7 @@ class HsmCa(unittest.TestCase):
                 wait_key(self.ac, self.serial)
                 set_up(self.ac, self.serial)
                 device = self.hsm_root()
+                self.managed_under_hsm_root()
                 self.hsm_intermediate(device)
 
     def hsm_root(self):
@@ -258,6 +259,37 @@ class HsmCa(unittest.TestCase):
         self.services(ca, root_path, None, root_path, "root")
         self.root_ca = ca
         return device
+
+    def managed_under_hsm_root(self):
+        """The HSM root signs an intermediate (a CA certificate signed on the card over the
+        link) through its "Certificate Authority" template; that intermediate issues a leaf
+        whose chain verifies up to the HSM root."""
+        rc, root = self.rc, self.root_ca
+        r = rc.post(f"/api/v1/cas/{root['id']}/templates",
+                    {"name": "Intermediates", "starter": "Certificate Authority"})
+        self.assertEqual(r.status, 201, r.body)
+        ca_tpl = r.json()
+        r = rc.post("/api/v1/cas", {"name": "Issuing under HSM", "type": "intermediate",
+                                    "key_type": "ec-p256",
+                                    "subject": {"CN": "Issuing under HSM Root", "O": "Example"}})
+        self.assertEqual(r.status, 201, r.body)
+        inter = r.json()
+        csr = rc.get(f"/api/v1/cas/{inter['id']}/csr").body.decode()
+        r = rc.post(f"/api/v1/templates/{ca_tpl['id']}/requests", {"csr": csr})
+        self.assertEqual(r.status, 201, r.body)
+        r = rc.post(f"/api/v1/requests/{r.json()['id']}/approve", {})
+        self.assertEqual(r.status, 200, r.body)
+        inter_pem = r.json()["certificate"]["pem"]
+        r = rc.post(f"/api/v1/cas/{inter['id']}/certificate", {"certificate_pem": inter_pem})
+        self.assertEqual(r.status, 200, r.body)
+        root_path = self.write("hsm-root-again.pem",
+                               rc.get(f"/api/v1/cas/{root['id']}/certificate").body.decode())
+        inter_path = self.write("under-hsm.pem", inter_pem)
+        self.openssl("verify", "-x509_strict", "-CAfile", root_path, inter_path)
+        leaf = self.issue(self.web_template(inter["id"])["id"], "under-hsm-leaf")
+        out = self.openssl("verify", "-x509_strict", "-CAfile", root_path, "-untrusted",
+                           inter_path, "-purpose", "sslserver", leaf["path"]).stdout
+        self.assertIn(": OK", out)
 
     def hsm_intermediate(self, device):
         rc = self.rc
