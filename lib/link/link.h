@@ -240,4 +240,26 @@ int link_provisioning_decode(const uint8_t *der, size_t len, link_provisioning *
  * (including: present but not critical, present twice, or a malformed certificate). */
 int link_provisioning_from_cert(const uint8_t *cert, size_t len, link_provisioning *out);
 
+/* ---- A slot offer (hsm-contract §3) ------------------------------------------------------- */
+
+/* The HSM part of an ENROL body: {"ca_id", "slot": "<serial>/<slot>", "public_key" (PEM),
+ * "certificate"?, "csr"?, "attestation"?: [slot attestation PEM, f9 PEM]} (the token is the
+ * caller's). */
+typedef struct {
+    char ca_id[32];
+    char slot[32];              /* "<serial>/<slot>", the slot in lower-case hex */
+    uint8_t *spki, *cert, *csr; /* DER, malloc'd; cert and csr NULL when absent */
+    size_t spki_len, cert_len, csr_len;
+    int attested; /* the attestation was there and checks out */
+} link_slot_offer;
+
+/* Reads and checks an offer from the ENROL body (JSON text, strict: duplicate keys refused):
+ * decimal ca_id, slot name, a public key lib/keys can use, a certificate or CSR carrying exactly
+ * that key (the CSR's signature verified), an attestation certificate carrying the key and
+ * signed by the f9 certificate's key. 0 (o filled; link_slot_offer_free it), or -1 with a reason
+ * for the appliance in why (o empty). */
+int link_slot_offer_parse(const uint8_t *json, size_t len, link_slot_offer *o, char *why,
+                          size_t whylen);
+void link_slot_offer_free(link_slot_offer *o);
+
 #endif

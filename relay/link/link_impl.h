@@ -59,26 +59,14 @@ int registry_add_appliance(const char *name, const uint8_t *cert, size_t cert_le
 int registry_enrol(const char *token, const char *name, const uint8_t *cert, size_t cert_len,
                    int64_t now, char *why, size_t whylen);
 
-/* An HSM offer in an ENROL message (hsm-contract §3), checked (hsm_offer_parse) before anything
- * is recorded. */
-typedef struct {
-    char ca_id[32];
-    char slot[32]; /* "<serial>/<slot>" */
-    uint8_t *spki, *cert, *csr;
-    size_t spki_len, cert_len, csr_len;
-    int attested;
-} hsm_offer;
-
-/* Whether an ENROL body carries an offer (any of slot, public_key, certificate, csr). */
+/* Whether an ENROL body carries an offer (any of slot, public_key, certificate, csr,
+ * attestation): then link_slot_offer_parse reads it. */
 int hsm_offer_present(const struct json_t *body);
-/* Checks the offer's fields: slot name, public key, certificate and CSR carrying exactly that
- * key (the CSR's signature verified), attestation chain. 0, or -1 with why. */
-int hsm_offer_parse(const struct json_t *body, hsm_offer *o, char *why, size_t whylen);
-void hsm_offer_free(hsm_offer *o);
 /* Spends token (valid, unspent, not replaced, unexpired, an HSM token of o->ca_id) and records
  * the offer of appliance name; a new device (cert given) is enrolled in the same transaction.
  * Caller holds the lock. 0, or -1 with why (nothing recorded). */
 int registry_offer(const char *token, const char *name, const uint8_t *new_cert,
-                   size_t new_cert_len, const hsm_offer *o, int64_t now, char *why, size_t whylen);
+                   size_t new_cert_len, const link_slot_offer *o, int64_t now, char *why,
+                   size_t whylen);
 
 #endif

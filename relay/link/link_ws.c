@@ -113,7 +113,7 @@ static json_t *body_json(const link_msg *m)
 
 /* ENROLLED: the device's name ("name" as before, and "device"); for an offer exactly
  * hsm-contract §3's {"device", "ca_id", "offer": "accepted"}. */
-static json_t *enrolled_body(const char *device, const hsm_offer *o)
+static json_t *enrolled_body(const char *device, const link_slot_offer *o)
 {
     if (!o)
         return json_pack("{s:s,s:s}", "name", device, "device", device);
@@ -129,7 +129,7 @@ static void handle_known_enrol(link_session *s, const link_msg *m)
     json_t *body = body_json(m);
     const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
     char why[200] = "";
-    hsm_offer offer;
+    link_slot_offer offer;
     int parsed = 0;
     if (!token)
         snprintf(why, sizeof why, "the enrolment message carries no token");
@@ -137,7 +137,7 @@ static void handle_known_enrol(link_session *s, const link_msg *m)
         snprintf(why, sizeof why,
                  "this appliance is already enrolled (offer a slot, or enrol "
                  "again with a new device key)");
-    else if (hsm_offer_parse(body, &offer, why, sizeof why) == 0) {
+    else if (link_slot_offer_parse(m->body, m->body_len, &offer, why, sizeof why) == 0) {
         parsed = 1;
         pthread_mutex_lock(&G_LINK.lock);
         if (registry_offer(token, m->sender, NULL, 0, &offer, pki_now(), why, sizeof why) == 0)
@@ -154,7 +154,7 @@ static void handle_known_enrol(link_session *s, const link_msg *m)
                    enrolled_body(m->sender, &offer));
     }
     if (parsed)
-        hsm_offer_free(&offer);
+        link_slot_offer_free(&offer);
 }
 
 /* An appliance we do not know yet may only enrol, with a one-time token. */
@@ -180,7 +180,7 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
     json_t *body = body_json(&m);
     const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
     char why[200] = "", expected[LINK_NAME_MAX];
-    hsm_offer offer;
+    link_slot_offer offer;
     int with_offer = body && hsm_offer_present(body), parsed = 0;
     if (link_device_name_of_cert(cert, cert_len, expected) != 0 || strcmp(m.sender, expected) != 0)
         snprintf(why, sizeof why,
@@ -191,7 +191,7 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
     else if (with_offer) {
         /* A new appliance that offers a slot for an HSM CA: enrolled and offer recorded in one
          * transaction, or neither. */
-        if (hsm_offer_parse(body, &offer, why, sizeof why) == 0) {
+        if (link_slot_offer_parse(m.body, m.body_len, &offer, why, sizeof why) == 0) {
             parsed = 1;
             pthread_mutex_lock(&G_LINK.lock);
             int e =
@@ -226,7 +226,7 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
                    enrolled_body(m.sender, with_offer ? &offer : NULL));
     }
     if (parsed)
-        hsm_offer_free(&offer);
+        link_slot_offer_free(&offer);
     free(cert);
     free(content);
 }
