@@ -186,7 +186,7 @@ function confirmStep(serial, slot, pinValue, templatePem, r) {
     try {
       const res = await api("POST", `/api/keys/${serial}/slots/${slot}/provision`,
                             { pin: pinValue, template: templatePem, mode, confirm_fingerprint: relay.fingerprint });
-      if (mode === "csr") csrStep(serial, slot, res.csr);
+      if (mode === "csr") csrStep(serial, slot, res.csr, relay);
       else doneStep(serial, slot, res);
     } catch (e) {
       fail(err, e);
@@ -203,7 +203,7 @@ function confirmStep(serial, slot, pinValue, templatePem, r) {
     modes, el("div", { class: "row" }, submit, cancel), err));
 }
 
-function csrStep(serial, slot, csr) {
+function csrStep(serial, slot, csr, relay) {
   const err = errorLine();
   const signed = el("textarea", { id: "signed-cert", placeholder: "-----BEGIN CERTIFICATE-----" });
   const chain = el("textarea", { id: "chain", placeholder: "issuer certificates up to the root (PEM)" });
@@ -222,7 +222,10 @@ function csrStep(serial, slot, csr) {
       submit.disabled = false;
     }
   });
-  show(frame(2, el("p", { text: `YubiKey ${serial}, slot ${slot}: have this request signed by the issuing CA, then paste the certificate and its chain.` }),
+  const where = relay
+    ? `The relay (CA ${relay.ca_id}) holds this request: have it signed there (or by the issuing CA), import the signed certificate on the relay, and paste it and its chain here.`
+    : "Have this request signed by the issuing CA, then paste the certificate and its chain.";
+  show(frame(2, el("p", { id: "csr-where", text: `YubiKey ${serial}, slot ${slot}: ${where}` }),
     field("Certificate request (copy it)", el("textarea", { id: "csr-output", readonly: true }, csr)),
     field("Signed certificate", signed), field("Chain up to the root", chain), field("PIN", pin), submit, err));
 }
@@ -245,7 +248,7 @@ export async function resumeWizard(serial, slot, state) {
   if (state === "csr_pending") {
     try {
       const v = await api("GET", `/api/keys/${serial}/slots/${slot}`);
-      csrStep(serial, slot, v.csr);
+      csrStep(serial, slot, v.csr, v.relay);
     } catch (e) {
       message(errorText(e), "error");
     }
