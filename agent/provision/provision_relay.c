@@ -178,8 +178,9 @@ json_t *prov_relay(const prov_env *env, uint32_t serial, int slot, json_t *in, c
         prov_audit(env, "relay_offer_failed", serial, slot, code);
         goto out;
     }
+    const char *device = jsonapi_str(answer, "device");
     relay_rec = json_pack("{s:s,s:s,s:s,s:s}", "link_url", p->link_url, "fingerprint", fp, "ca_id",
-                          p->ca_id, "device", jsonapi_str(answer, "device") ?: "");
+                          p->ca_id, "device", device ? device : "");
     prov_audit(env, "relay_offer_accepted", serial, slot, p->ca_id);
     ans = prov_store_ca(env, serial, slot, ci, self_signed, pin, spki, spki_len, der, der_len,
                         relay_rec, r);
