@@ -17,6 +17,19 @@ int64_t pki_now(void)
     if (g_clock)
         return g_clock();
     const char *fake = getenv("PKI_FAKE_NOW");
+    char buf[32];
+    if (fake && fake[0] == '@') {
+        /* "@path": the clock is the number in that file, read at every call, so a test can
+         * move a running daemon's time forward (rewrite the file by rename). */
+        FILE *f = fopen(fake + 1, "re");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+            n--;
+        buf[n] = '\0';
+        fake = buf;
+    }
     if (fake && *fake) {
         char *end = NULL;
         long long v = strtoll(fake, &end, 10);

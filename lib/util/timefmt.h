@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Seconds since the epoch. Honours PKI_FAKE_NOW (seconds since the epoch) when it is set in
- * the environment of a test build, and an override installed with pki_set_clock(). */
+/* Seconds since the epoch. Honours PKI_FAKE_NOW (seconds since the epoch, or "@path" of a file
+ * holding them, re-read at every call) when it is set in the environment of a test build, and an
+ * override installed with pki_set_clock(). */
 int64_t pki_now(void);
 /* Install a clock for tests; NULL restores the system clock. */
 void pki_set_clock(int64_t (*clock_fn)(void));
