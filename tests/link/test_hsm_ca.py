@@ -419,6 +419,8 @@ class HsmCa(unittest.TestCase):
             hsm = self.ca(ca["id"])["hsm"]
             self.assertEqual(sorted(hsm["targets"]), sorted(
                 f"{d}/{s}/9c" for d, s in zip(devices, env.serials)))
+            # An imported key carries no attestation (only keys generated on the card do).
+            self.assertEqual([o["attested"] for o in hsm["offers"]], [False, False])
             ca = self.ca(ca["id"])
             self.assertEqual(ca["status"], "active")
             root = self.write("shared-root.pem",
