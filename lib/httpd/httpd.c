@@ -18,6 +18,14 @@
 #define HTTPD_MAX_PATH 2048
 #define HTTPD_MAX_LISTENERS 8
 #define HTTPD_CHUNK 16384
+/* The request target plus the values of the header fields lws knows (Cookie, Authorization, …)
+ * one request may carry; more gets 431 (RFC 6585). */
+#define HTTPD_MAX_HEADER_BYTES 8192
+/* lws keeps a request's line and all its header fields in one table of this size and closes the
+ * connection, without a word, when they overflow it: it has no hook to answer, and no call that
+ * tells how full the table is or lists the fields it does not know. So the table is made much
+ * bigger than what we accept, and what lies between gets a proper 431. */
+#define HTTPD_LWS_HEADER_TABLE 32768
 
 enum conn_state { CONN_IDLE, CONN_READING, CONN_DEFERRED, CONN_SENDING };
 
@@ -296,6 +304,8 @@ static void conn_reset(struct conn *c)
     c->state = CONN_IDLE;
 }
 
+static int send_response(struct conn *c);
+
 static const struct {
     enum lws_token_indexes token;
     const char *method;
@@ -306,7 +316,11 @@ static const struct {
     {WSI_TOKEN_HEAD_URI, "HEAD"},
 };
 
-static void dispatch(struct conn *c)
+/* Runs the handler. send_now: the whole request has been read (no body left to arrive), so an
+ * answer that is ready can be written from this callback instead of waiting for the next
+ * writable event, as lws itself does in lws_return_http_status(): one write, no extra turns of
+ * the loop (what the OCSP responder's cached answers need). Returns the callback's result. */
+static int dispatch(struct conn *c, bool send_now)
 {
     httpd *h = c->h;
     httpd_request req = {
@@ -334,13 +348,16 @@ static void dispatch(struct conn *c)
         h->handler(h->app, &req, &c->resp);
         if (c->pending) {
             c->state = CONN_DEFERRED;
-            return;
+            return 0;
         }
     }
     if (c->resp.status == 0)
         httpd_respond_error(&c->resp, 500, "internal", "handler produced no response");
     c->state = CONN_SENDING;
+    if (send_now)
+        return send_response(c);
     lws_callback_on_writable(c->wsi);
+    return 0;
 }
 
 httpd_deferred *httpd_defer(const httpd_request *req)
@@ -432,8 +449,8 @@ static int send_response(struct conn *c)
     httpd_response *r = &c->resp;
     bool head = strcmp(c->method, "HEAD") == 0;
     if (!c->headers_sent) {
-        unsigned char buf[LWS_PRE + 4096];
-        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+        unsigned char buf[LWS_PRE + 4096 + HTTPD_CHUNK];
+        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + LWS_PRE + 4096 - 1;
         if (lws_add_http_common_headers(wsi, (unsigned int)r->status,
                                         r->content_type[0] ? r->content_type : NULL, r->body_len,
                                         &p, end))
@@ -443,12 +460,23 @@ static int send_response(struct conn *c)
         if (add_extra_headers(wsi, base_headers, &p, end) ||
             add_extra_headers(wsi, r->headers, &p, end))
             return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end))
-            return -1;
         c->headers_sent = true;
-        if (r->body_len && !head) {
-            lws_callback_on_writable(wsi);
-            return 0;
+        if (r->body_len && !head && r->body_len <= HTTPD_CHUNK) {
+            /* Headers and body in one write (h1 only on these listeners: raw bytes). */
+            if (lws_finalize_http_header(wsi, &p, end))
+                return -1;
+            memcpy(p, r->body, r->body_len);
+            p += r->body_len;
+            int n = (int)(p - start);
+            if (lws_write(wsi, start, (size_t)n, LWS_WRITE_HTTP_HEADERS) != n)
+                return -1;
+        } else {
+            if (lws_finalize_write_http_header(wsi, start, &p, end))
+                return -1;
+            if (r->body_len && !head) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
         }
     } else if (c->sent < r->body_len && !head) {
         unsigned char buf[LWS_PRE + HTTPD_CHUNK];
@@ -473,6 +501,18 @@ static int send_response(struct conn *c)
     return 0;
 }
 
+/* Bytes of the request target and of the values of every header field lws knows. */
+static size_t header_bytes(struct lws *wsi)
+{
+    size_t n = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (len > 0)
+            n += (size_t)len;
+    }
+    return n;
+}
+
 static int start_request(struct conn *c, struct lws *wsi, httpd *h)
 {
     conn_reset(c);
@@ -493,6 +533,15 @@ static int start_request(struct conn *c, struct lws *wsi, httpd *h)
         c->query[0] = '\0';
     lws_get_peer_simple(wsi, c->remote, sizeof c->remote);
 
+    if (header_bytes(wsi) > HTTPD_MAX_HEADER_BYTES) {
+        pki_warn("refused a request with over %d bytes of header fields (431)",
+                 HTTPD_MAX_HEADER_BYTES);
+        httpd_respond_error(&c->resp, 431, "headers_too_large",
+                            "request header fields exceed %d bytes", HTTPD_MAX_HEADER_BYTES);
+        c->state = CONN_SENDING;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (!c->method[0] || c->path[0] != '/') {
         httpd_respond_error(&c->resp, 400, "bad_request", "unsupported method or path");
         c->state = CONN_SENDING;
@@ -507,19 +556,23 @@ static int start_request(struct conn *c, struct lws *wsi, httpd *h)
     if (length > 0 && (size_t)length > h->opts.max_body) {
         /* Refuse before reading: the peer learns at once, the body is never buffered. */
         c->too_big = true;
-        dispatch(c);
-        return 0;
+        return dispatch(c, false); /* the body is still to come: lws discards it after */
     }
-    if (length > 0 || chunked) {
+    /* lws calls BODY_COMPLETION for a POST with an explicit "Content-Length: 0" too (right
+     * after this callback), so that one waits for it like any body: dispatched once. */
+    bool empty_post = length == 0 && strcmp(c->method, "POST") == 0 &&
+                      lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    if (length > 0 || chunked || empty_post) {
         c->state = CONN_READING;
         return 0; /* dispatched on BODY_COMPLETION */
     }
-    dispatch(c);
-    return 0;
+    return dispatch(c, true);
 }
 
 static int append_body(struct conn *c, const void *in, size_t len)
 {
+    if (!c->h || c->state != CONN_READING)
+        return 0; /* no request waits for a body (refused already, or lws' empty callback) */
     if (len == 0)
         return 0; /* an empty chunk: nothing to copy (and c->body may still be NULL) */
     if (c->too_big || c->body_len + len > c->h->opts.max_body) {
@@ -552,8 +605,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY:
         return append_body(c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        dispatch(c);
-        return 0;
+        /* Only a request waiting for its body is dispatched: one refused before the body came
+         * (400, 413, 431) is already being answered, and never twice for one request. */
+        if (!c || !c->h || c->state != CONN_READING)
+            return 0;
+        return dispatch(c, true);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (c->state != CONN_SENDING)
             return 0;
@@ -630,6 +686,7 @@ httpd *httpd_new(const httpd_options *opts, httpd_handler handler, void *app)
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.user = h;
     info.port = CONTEXT_PORT_NO_LISTEN;
+    info.max_http_header_data = HTTPD_LWS_HEADER_TABLE;
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
         pki_err("cannot create the libwebsockets context");

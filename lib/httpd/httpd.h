@@ -4,7 +4,11 @@
  * (headers it asks for, body already collected up to a limit) and fills a response. Work that
  * blocks (a YubiKey, key generation, a big database write) must not run in the handler: it calls
  * httpd_defer(), hands the returned token to a worker, and the worker calls httpd_complete(),
- * which wakes the loop. The loop never waits on anything but sockets and timers. */
+ * which wakes the loop. The loop never waits on anything but sockets and timers.
+ *
+ * Limits applied before the handler runs: a request target plus known header fields (Cookie,
+ * Authorization, …) over 8 KiB gets 431 with a JSON error; over 32 KiB of header data in all,
+ * libwebsockets closes the connection. Bodies: see max_body. */
 #ifndef PKI_HTTPD_H
 #define PKI_HTTPD_H
 
