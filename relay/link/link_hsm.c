@@ -92,9 +92,8 @@ static int load_template(const char *id, stored_template *t)
 }
 
 /* The CA certificate's template (subject, validity, CA extensions), issued by the relay's link
- * certificate over the link key as a placeholder, with the extension of ours, critical. The
- * link certificate is not a CA certificate and may end before the template does, so the issuer
- * the lints see is widened to what they need: the result is never valid for anything anyway. */
+ * certificate over the link key as a placeholder, with the extension of ours, critical (never
+ * valid for anything). */
 static int build_cert(const stored_template *tp, const link_provisioning *prov, uint8_t **der,
                       size_t *len, char *err, size_t errlen)
 {
@@ -115,15 +114,8 @@ static int build_cert(const stored_template *tp, const link_provisioning *prov, 
         goto out;
     }
     if (pki_exts_add(&extra, LINK_PROVISIONING_OID, 1, ext, ext_len) != 0 ||
-        pki_issuer_from_cert(&is, link_der, link_len, err, errlen) != 0)
+        relay_link_issuer(&is, tp->not_before, tp->not_after, err, errlen) != 0)
         goto out;
-    is.is_ca = 1;
-    is.path_len = -1;
-    is.has_key_usage = 0;
-    if (is.not_before > tp->not_before)
-        is.not_before = tp->not_before;
-    if (is.not_after < tp->not_after)
-        is.not_after = tp->not_after;
     pki_cert_template t;
     pki_cert_template_init(&t);
     t.subject_der = tp->subject;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "link/link.h"
+#include "x509/x509.h"
 
 struct json_t;
 
@@ -56,6 +57,15 @@ int registry_spend_token(const char *token, const char *name, const char *ca_id,
                          char *why, size_t whylen);
 int registry_add_appliance(const char *name, const uint8_t *cert, size_t cert_len, int64_t now,
                            char *why, size_t whylen);
+/* The relay's certificate for a device key (the key of self_cert, CN=name), signed with the
+ * link key. 0, or -1 with err. */
+int link_device_cert_issue(const uint8_t *self_cert, size_t len, const char *name, uint8_t **der,
+                           size_t *der_len, char *err, size_t errlen);
+/* The link certificate as an issuer for the lints, widened to cover not_before..not_after. */
+int relay_link_issuer(pki_issuer *is, int64_t not_before, int64_t not_after, char *err,
+                      size_t errlen);
+/* The device certificate the relay issued to name (DER, malloc'd). Lock held. 0, 1 none, -1. */
+int registry_issued_cert(const char *name, uint8_t **der, size_t *len);
 int registry_enrol(const char *token, const char *name, const uint8_t *cert, size_t cert_len,
                    int64_t now, char *why, size_t whylen);
 

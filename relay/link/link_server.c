@@ -43,6 +43,11 @@ static const db_migration REGISTRY_STEPS[] = {
         " ca_id TEXT NOT NULL, appliance TEXT NOT NULL, slot TEXT NOT NULL, spki BLOB NOT NULL,"
         " cert BLOB, csr BLOB, attested INTEGER NOT NULL, offered INTEGER NOT NULL,"
         " PRIMARY KEY (ca_id, appliance, slot));"},
+    /* The device certificate the relay issues at enrolment; either certificate identifies the
+     * appliance. */
+    {3, "ALTER TABLE appliances ADD COLUMN issued_cert BLOB;"
+        "ALTER TABLE appliances ADD COLUMN issued_fingerprint TEXT;"
+        "CREATE UNIQUE INDEX appliances_issued ON appliances(issued_fingerprint);"},
 };
 
 /* ---- Files -------------------------------------------------------------------------------- */
@@ -190,10 +195,16 @@ void relay_link_stop(void)
 
 /* ---- Registry (caller holds G_LINK.lock) -------------------------------------------------- */
 
+/* The appliance whose enrolment certificate or relay-issued device certificate has this
+ * fingerprint; *cert is that certificate (the one to pin). */
 int registry_find_by_fingerprint(const char *fp, char *name, uint8_t **cert, size_t *cert_len)
 {
     sqlite3_stmt *st =
-        db_query(G_LINK.db, "SELECT name, cert FROM appliances WHERE fingerprint = ?", "t", fp);
+        db_query(G_LINK.db,
+                 "SELECT name, CASE WHEN fingerprint = ?1 THEN cert ELSE issued_cert "
+                 "END FROM appliances WHERE fingerprint = ?1 OR "
+                 "issued_fingerprint = ?1",
+                 "t", fp);
     if (!st)
         return -1;
     int rc = 1;
@@ -201,6 +212,20 @@ int registry_find_by_fingerprint(const char *fp, char *name, uint8_t **cert, siz
         snprintf(name, LINK_NAME_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
         rc = db_col_blob(st, 1, cert, cert_len) == 0 ? 0 : -1;
     }
+    db_done(st);
+    return rc;
+}
+
+int registry_issued_cert(const char *name, uint8_t **der, size_t *len)
+{
+    sqlite3_stmt *st = db_query(
+        G_LINK.db, "SELECT issued_cert FROM appliances WHERE name = ? AND issued_cert IS NOT NULL",
+        "t", name);
+    if (!st)
+        return -1;
+    int rc = 1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        rc = db_col_blob(st, 0, der, len) == 0 ? 0 : -1;
     db_done(st);
     return rc;
 }
@@ -265,20 +290,35 @@ int registry_spend_token(const char *token, const char *name, const char *ca_id,
     return 0;
 }
 
-/* Inside a transaction: records a new appliance's pinned certificate. 0, or -1 with why. */
+/* Inside a transaction: records a new appliance's pinned certificate and the device
+ * certificate the relay issues it. 0, or -1 with why. */
 int registry_add_appliance(const char *name, const uint8_t *cert, size_t cert_len, int64_t now,
                            char *why, size_t whylen)
 {
-    char fp[65];
+    char fp[65], ifp[65], err[200];
+    uint8_t *issued = NULL;
+    size_t issued_len = 0;
     if (link_cert_fingerprint(cert, cert_len, fp) != 0) {
         snprintf(why, whylen, "internal error");
         return -1;
     }
-    if (db_run(G_LINK.db,
-               "INSERT INTO appliances (name, cert, fingerprint, enrolled_at, last_seen) "
-               "VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET cert = excluded.cert, "
-               "fingerprint = excluded.fingerprint, enrolled_at = excluded.enrolled_at",
-               "tbtii", name, (const void *)cert, cert_len, fp, now, now) != 1) {
+    if (link_device_cert_issue(cert, cert_len, name, &issued, &issued_len, err, sizeof err) != 0 ||
+        link_cert_fingerprint(issued, issued_len, ifp) != 0) {
+        pki_err("link: device certificate for %s: %s", name, err);
+        free(issued);
+        snprintf(why, whylen, "internal error");
+        return -1;
+    }
+    int n = db_run(G_LINK.db,
+                   "INSERT INTO appliances (name, cert, fingerprint, enrolled_at, last_seen, "
+                   "issued_cert, issued_fingerprint) VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO "
+                   "UPDATE SET cert = excluded.cert, fingerprint = excluded.fingerprint, "
+                   "enrolled_at = excluded.enrolled_at, issued_cert = excluded.issued_cert, "
+                   "issued_fingerprint = excluded.issued_fingerprint",
+                   "tbtiibt", name, (const void *)cert, cert_len, fp, now, now,
+                   (const void *)issued, issued_len, ifp);
+    free(issued);
+    if (n != 1) {
         snprintf(why, whylen, "this device key is already enrolled under another name");
         return -1;
     }

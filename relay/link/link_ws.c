@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon/status.h"
+#include "keys/keys.h"
 #include "link/link_impl.h"
 #include "link/link_server.h"
 #include "log/log.h"
@@ -111,15 +112,34 @@ static json_t *body_json(const link_msg *m)
     return j;
 }
 
-/* ENROLLED: the device's name ("name" as before, and "device"); for an offer exactly
- * hsm-contract §3's {"device", "ca_id", "offer": "accepted"}. */
-static json_t *enrolled_body(const char *device, const link_slot_offer *o)
+/* ENROLLED: the device's name ("name" as before, and "device"); for an offer hsm-contract §3's
+ * {"device", "ca_id", "offer": "accepted"}, and when the offer enrolled the device also the
+ * relay's certificate for its key ("device_certificate", PEM). The plain answer stays as small
+ * as it was (tests/link/wsmitm.py tells sign requests from the first message by size). */
+static json_t *enrolled_body(const char *device, const link_slot_offer *o, int new_device)
 {
-    if (!o)
-        return json_pack("{s:s,s:s}", "name", device, "device", device);
-    pki_notice("link: appliance %s offers slot %s for CA %s%s", device, o->slot, o->ca_id,
-               o->attested ? " (attested)" : "");
-    return json_pack("{s:s,s:s,s:s}", "device", device, "ca_id", o->ca_id, "offer", "accepted");
+    json_t *b;
+    if (!o) {
+        b = json_pack("{s:s,s:s}", "name", device, "device", device);
+    } else {
+        pki_notice("link: appliance %s offers slot %s for CA %s%s", device, o->slot, o->ca_id,
+                   o->attested ? " (attested)" : "");
+        b = json_pack("{s:s,s:s,s:s}", "device", device, "ca_id", o->ca_id, "offer", "accepted");
+    }
+    uint8_t *der = NULL;
+    size_t len = 0;
+    char *pem = NULL;
+    size_t pem_len;
+    if (new_device) {
+        pthread_mutex_lock(&G_LINK.lock);
+        int found = registry_issued_cert(device, &der, &len);
+        pthread_mutex_unlock(&G_LINK.lock);
+        if (found == 0 && pki_pem_encode("CERTIFICATE", der, len, &pem, &pem_len) == 0 && b)
+            json_object_set_new(b, "device_certificate", json_string(pem));
+    }
+    free(der);
+    free(pem);
+    return b;
 }
 
 /* An enrolled appliance offering one more slot (hsm-contract §3): token and offer checked as
@@ -151,7 +171,7 @@ static void handle_known_enrol(link_session *s, const link_msg *m)
                    json_pack("{s:s,s:s}", "code", "enrolment_refused", "message", why));
     } else {
         reply_json(s, s->peer_cert, s->peer_cert_len, m, LINK_MSG_ENROLLED,
-                   enrolled_body(m->sender, &offer));
+                   enrolled_body(m->sender, &offer, 0));
     }
     if (parsed)
         link_slot_offer_free(&offer);
@@ -223,7 +243,7 @@ static void handle_enrol(link_session *s, const uint8_t *signed_der, size_t sign
         link_status_update();
         pthread_mutex_unlock(&G_LINK.lock);
         reply_json(s, s->peer_cert, s->peer_cert_len, &m, LINK_MSG_ENROLLED,
-                   enrolled_body(m.sender, with_offer ? &offer : NULL));
+                   enrolled_body(m.sender, with_offer ? &offer : NULL, with_offer));
     }
     if (parsed)
         link_slot_offer_free(&offer);

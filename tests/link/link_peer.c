@@ -15,6 +15,9 @@
  *                                             a sign request as "<algorithm> <tbs hex>")
  *   link-peer answer DIR RELAY_CRT IN KEY OUT sign response to the sign request IN, signed with
  *                                             the PEM private key KEY (the "slot")
+ *   link-peer adopt DIR RELAY_CRT CERT        from now on sign with CERT (DER; the device
+ *                                             certificate the relay issued) instead of the
+ *                                             self-signed one; refused unless it is for our key
  *
  * RELAY_CRT is the relay's link certificate (DER). Exit 0, or 1 with a message on stderr. */
 #include <stdio.h>
@@ -234,6 +237,19 @@ out:
     return rc;
 }
 
+static int cmd_adopt(link_identity *id, const char *dir, const char *cert_path)
+{
+    char path[1024], err[200];
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    int rc = read_all(cert_path, &cert, &cert_len) != 0 ||
+             link_identity_set_cert(id, cert, cert_len, err, sizeof err) != 0;
+    path_in(path, sizeof path, dir, "device.crt");
+    rc = rc || write_all(path, cert, cert_len) != 0;
+    free(cert);
+    return rc ? fail("cannot adopt the certificate") : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "init") == 0)
@@ -252,6 +268,8 @@ int main(int argc, char **argv)
         rc = cmd_seal(id, relay, relay_len, argv[4], argv[5], argv[6]);
     else if (strcmp(argv[1], "open") == 0 && argc == 5)
         rc = cmd_open(id, relay, relay_len, argv[4]);
+    else if (strcmp(argv[1], "adopt") == 0 && argc == 5)
+        rc = cmd_adopt(id, argv[2], argv[4]);
     else if (strcmp(argv[1], "answer") == 0 && argc == 7)
         rc = cmd_answer(id, relay, relay_len, argv[4], argv[5], argv[6]);
     else

@@ -133,6 +133,14 @@ class Peer:
         self.send(kind, body)
         return self.recv()
 
+    def adopt(self, cert_pem):
+        """Signs with cert_pem (the relay's device certificate) from now on."""
+        der = ssl.PEM_cert_to_DER_cert(cert_pem)
+        path = self._file("adopt")
+        with open(path, "wb") as f:
+            f.write(der)
+        self._tool("adopt", self.dir, self.relay_crt, path)
+
     def answer(self, env_path, key_path):
         out = self._file("resp")
         self._tool("answer", self.dir, self.relay_crt, env_path, key_path, out)

@@ -413,7 +413,9 @@ class HsmRelay(unittest.TestCase):
 
         kind, _, body = a.request("enrol", offer())
         self.assertEqual(kind, "enrolled", body)
+        device_cert = body.pop("device_certificate")
         self.assertEqual(body, {"device": a.name, "ca_id": ca_id, "offer": "accepted"})
+        self.check_device_cert(device_cert, a)
         hsm = self.rc.get(f"/api/v1/cas/{ca['id']}").json()["hsm"]
         self.assertEqual(len(hsm["offers"]), 1, hsm)
         o = hsm["offers"][0]
@@ -477,7 +479,9 @@ class HsmRelay(unittest.TestCase):
         with b.serving(slot_key) as seen_b:
             self.assertTrue(self.issue(ca))
             self.assertEqual(seen_b[-1][:2], (ca_id, "87654321/9c"))
-        # The first appliance, back and already enrolled, offers the key in a second slot.
+        # The first appliance, back and already enrolled, now signing with the device
+        # certificate the relay issued it, offers the key in a second slot.
+        a.adopt(device_cert)
         a.connect()
         r = self.rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
         tok_a2 = provisioning_fields(pem_der(r.body))[1]["token"]
@@ -597,6 +601,27 @@ class HsmRelay(unittest.TestCase):
         v = relaytest.openssl("verify", "-x509_strict", "-CAfile", paths["root"], "-untrusted",
                               paths["chain"], paths["leaf"], check=False)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+
+    def check_device_cert(self, pem, peer):
+        """The relay's certificate for the appliance's device key: issued by the link
+        certificate, signed with the link key, CN = the device name, the device's own key,
+        an end-entity certificate for signing and key agreement."""
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        self.assertEqual(cert.issuer, self.link_cert.subject)
+        self.link_cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
+                                           ec.ECDSA(hashes.SHA256()))
+        self.assertEqual(cert.subject.rfc4514_string(), f"CN={peer.name}")
+        with open(os.path.join(peer.dir, "device.crt"), "rb") as fh:
+            own = x509.load_der_x509_certificate(fh.read())
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        self.assertEqual(cert.public_key().public_bytes(serialization.Encoding.DER, spki),
+                         own.public_key().public_bytes(serialization.Encoding.DER, spki))
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        self.assertTrue(ku.digital_signature and ku.key_agreement and not ku.key_cert_sign)
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        self.assertFalse(bc.ca)
+        self.assertGreater(cert.not_valid_after, datetime.datetime.utcnow()
+                           + datetime.timedelta(days=365))
 
     def submit_and_approve(self, ca):
         tpls = self.rc.get(f"/api/v1/cas/{ca['id']}/templates").json()["templates"]
