@@ -443,9 +443,11 @@ class HsmRelay(unittest.TestCase):
             self.assertTrue(seen and seen[0][:2] == (ca_id, "12345678/9c"), seen)
             n_activation = len(seen)
 
-            # Issuance through a template of the CA, verified by openssl against the root.
+            # Issuance through a template of the CA, verified by openssl against the root: only
+            # the slot key (the scripted appliance's) can have signed it. The relay may also
+            # remake the CRL on its own meanwhile (every minute), so no exact counts.
             leaf = self.issue(ca)
-            self.assertEqual(len(seen), n_activation + 1, seen)
+            self.assertGreater(len(seen), n_activation, seen)
             # The CRL is signed over the link too, and verifies with the root.
             crl = pkitest_http(active["urls"]["crl"])
             self.assertEqual(crl.status, 200, crl.body)
@@ -455,7 +457,6 @@ class HsmRelay(unittest.TestCase):
             v = relaytest.openssl("crl", "-inform", "DER", "-in", crl_path, "-CAfile",
                                   self.root_path, "-noout")
             self.assertIn("verify OK", v.stdout + v.stderr)
-            self.assertGreater(len(seen), n_activation + 1, seen)
         self.assertTrue(leaf)
 
         # The appliance goes away: issuance and responder renewal fail at once, with the
