@@ -4,13 +4,18 @@ with the envelopes sealed and opened by tests/link/link_peer.c (lib/link). It ca
 real agent never would, and answer sign requests with a slot key from a file.
 
     p = Peer(relay_port, relay_cert_der, workdir)      # new device key, connects
-    p.send("enrol", {"token": …})                        # sealed, one binary frame
-    kind, head, body = p.recv()                          # ("enrolled", [...], {...})
-    p.answer_signatures(slot_key_pem, stop_event)        # a thread answering sign requests
-"""
+    kind, head, body = p.request("enrol", {...})          # ("enrolled", [...], {...})
+    with p.serving(slot_key_pem_path) as seen: ...       # from now on sign requests are answered
+
+A reader thread per connection answers sign requests (once a slot key is given; before that
+they are left unanswered), pings the relay every 5 s (it drops an appliance silent for 20 s),
+drops pongs and queues everything else for request()/recv(). So a sign request the relay sends
+on its own (the minutely CRL refresh of an HSM CA) never gets in the way of an answer the test
+waits for, and never waits on a peer that is connected but not looking."""
 import base64
 import json
 import os
+import queue
 import select
 import socket
 import ssl
@@ -44,10 +49,13 @@ class Peer:
         self.relay_crt = os.path.join(self.dir, "relay.crt")
         with open(self.relay_crt, "wb") as f:
             f.write(relay_cert_der)
-        self.name = self._tool("init", self.dir).strip()
-        self.sock = None
         self.lock = threading.Lock()
         self.n = 0
+        self.sock = None
+        self.thread = None
+        self.key_path = None
+        self.seen = []
+        self.name = self._tool("init", self.dir).strip()
         self.connect()
 
     def _tool(self, *args):
@@ -72,23 +80,32 @@ class Peer:
                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                    "Sec-WebSocket-Protocol: iothsm-link\r\n\r\n").encode())
-        self.reader = _Reader(s)
-        head = self.reader.head()
+        reader = _Reader(s)
+        head = reader.head()
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
             raise AssertionError(f"no WebSocket upgrade: {head!r}")
-        self.sock = s
+        self.sock, self.reader = s, reader
+        self.inbox = queue.Queue()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read_loop, args=(s, reader, self.inbox,
+                                                                     self.stop), daemon=True)
+        self.thread.start()
 
     def close(self):
-        if self.sock:
-            try:
+        if not self.sock:
+            return
+        self.stop.set()
+        try:
+            with self.lock:
                 self.sock.sendall(_masked(b"\x03\xe8", opcode=8))
-            except OSError:
-                pass
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            self.sock = None
+        except OSError:
+            pass
+        self.thread.join(30)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.sock = None
 
     def send(self, kind, body):
         body_path, out = self._file("body"), self._file("env")
@@ -100,39 +117,13 @@ class Peer:
         with self.lock:
             self.sock.sendall(_masked(env))
 
-    def recv_raw(self):
-        """The next binary message (pings from the relay are not expected: none are sent)."""
-        data = b""
-        while True:
-            fin, op, payload, _ = self.reader.frame()
-            if op == 8:
-                raise EOFError("relay closed the link")
-            if op in (9, 10):
-                continue
-            data += payload
-            if fin:
-                return data
-
-    def open(self, env):
-        path = self._file("in")
-        with open(path, "wb") as f:
-            f.write(env)
-        head, _, body = self._tool("open", self.dir, self.relay_crt, path).partition("\n")
-        return head.split(), path, body.rstrip("\n")
-
-    def recv(self, skip=("sign-request", "pong")):
+    def recv(self, timeout=30):
         """(type, [type, request id, ca, slot], body: JSON object or text) of the next message
-        not in skip: a sign request the relay sends on its own (the minutely CRL refresh of an
-        HSM CA) while the test waits for an answer is left unanswered."""
-        while True:
-            head, _, body = self.open(self.recv_raw())
-            if head[0] not in skip:
-                break
-        try:
-            body = json.loads(body)
-        except ValueError:
-            pass
-        return head[0], head, body
+        that is not a sign request or a pong."""
+        item = self.inbox.get(timeout=timeout)
+        if isinstance(item, Exception):
+            raise item
+        return item
 
     def request(self, kind, body):
         self.send(kind, body)
@@ -146,50 +137,76 @@ class Peer:
             f.write(der)
         self._tool("adopt", self.dir, self.relay_crt, path)
 
-    def answer(self, env_path, key_path):
+    def serving(self, key_path):
+        """From now on sign requests are answered with the slot key in key_path (until the peer
+        closes); a context manager yielding a fresh list of (ca_id, slot, algorithm) of the
+        requests answered inside it."""
+        peer = self
+
+        class _Serving:
+            def __enter__(self):
+                peer.seen = []
+                peer.key_path = key_path
+                return peer.seen
+
+            def __exit__(self, *exc):
+                return False
+
+        return _Serving()
+
+    # ---- the reader thread ----
+
+    def _frame(self, sock, reader):
+        data = b""
+        while True:
+            fin, op, payload, _ = reader.frame()
+            if op == 8:
+                raise EOFError("relay closed the link")
+            if op in (9, 10):
+                continue
+            data += payload
+            if fin:
+                return data
+
+    def _open(self, env):
+        path = self._file("in")
+        with open(path, "wb") as f:
+            f.write(env)
+        head, _, body = self._tool("open", self.dir, self.relay_crt, path).partition("\n")
+        return head.split(), path, body.rstrip("\n")
+
+    def _answer(self, env_path):
         out = self._file("resp")
-        self._tool("answer", self.dir, self.relay_crt, env_path, key_path, out)
+        self._tool("answer", self.dir, self.relay_crt, env_path, self.key_path, out)
         with open(out, "rb") as f:
             env = f.read()
         with self.lock:
             self.sock.sendall(_masked(env))
 
-    def serve_signatures(self, key_path, stop, seen):
-        """Answers every sign request with the slot key until stop is set or the link closes;
-        appends (ca_id, slot, algorithm) of each to seen. Pings the relay every 5 s (it drops an
-        appliance silent for 20 s); pongs and anything else are ignored."""
+    def _read_loop(self, sock, reader, inbox, stop):
         last_ping = time.monotonic()
-        while not stop.is_set():
-            if time.monotonic() - last_ping > 5:
-                self.send("ping", b"")
-                last_ping = time.monotonic()
-            if not (self.reader.buf or self.sock.pending()
-                    or select.select([self.sock], [], [], 0.2)[0]):
-                continue
-            try:
-                env = self.recv_raw()
-            except (OSError, EOFError):
-                return
-            head, path, body = self.open(env)
-            if head[0] == "sign-request":
-                seen.append((head[2], head[3], body.split()[0]))
-                self.answer(path, key_path)
-
-    def serving(self, key_path):
-        """A context manager: sign requests are answered in a thread while it is open; yields
-        the list of requests seen."""
-        peer = self
-
-        class _Serving:
-            def __enter__(self):
-                self.stop, self.seen = threading.Event(), []
-                self.t = threading.Thread(target=peer.serve_signatures,
-                                          args=(key_path, self.stop, self.seen), daemon=True)
-                self.t.start()
-                return self.seen
-
-            def __exit__(self, *exc):
-                self.stop.set()
-                self.t.join(30)
-
-        return _Serving()
+        try:
+            while not stop.is_set():
+                if time.monotonic() - last_ping > 5:
+                    self.send("ping", b"")
+                    last_ping = time.monotonic()
+                if not (reader.buf or sock.pending() or select.select([sock], [], [], 0.2)[0]):
+                    continue
+                head, path, body = self._open(self._frame(sock, reader))
+                if head[0] == "sign-request":
+                    if self.key_path:
+                        self.seen.append((head[2], head[3], body.split()[0]))
+                        self._answer(path)
+                    continue
+                if head[0] == "pong":
+                    continue
+                try:
+                    body = json.loads(body)
+                except ValueError:
+                    pass
+                inbox.put((head[0], head, body))
+        except (OSError, EOFError, ValueError) as e:
+            if not stop.is_set():
+                inbox.put(EOFError(f"link closed: {e}"))
+        except AssertionError as e:
+            inbox.put(e)
