@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jsonapi/jsonapi.h"
+#include "keys/keys.h"
 #include "link/link_client_impl.h"
 
 static void respond_state(agent_link *l, httpd_response *resp)
@@ -19,6 +20,15 @@ static void respond_state(agent_link *l, httpd_response *resp)
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "state", state, "relay", l->url, "device",
                           l->id ? link_identity_name(l->id) : "", "relay_fingerprint", l->relay_fp,
                           "last_error", l->last_error);
+    /* The device certificate the link uses: self-signed, or the relay's after an enrolment
+     * with an offer. */
+    size_t dc_len = 0;
+    const uint8_t *dc = l->id ? link_identity_cert(l->id, &dc_len) : NULL;
+    char *pem = NULL;
+    size_t pem_len;
+    if (dc && pki_pem_encode("CERTIFICATE", dc, dc_len, &pem, &pem_len) == 0)
+        json_object_set_new(j, "device_certificate", json_string(pem));
+    free(pem);
     pthread_mutex_unlock(&l->lock);
     jsonapi_respond(resp, 200, j);
 }

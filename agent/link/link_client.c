@@ -13,6 +13,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include "certinfo/certinfo.h"
 #include "daemon/status.h"
 #include "jsonapi/jsonapi.h"
 #include "keys/keys.h"
@@ -240,6 +241,44 @@ void link_prepare_enrolment(agent_link *l, link_enrol_job *job)
     job->relay_cert_len = cert_len;
     snprintf(job->fp, sizeof job->fp, "%s", got);
     agent_state_audit(l->st, "operator", "link.enrol", 0, "", job->url);
+}
+
+int link_adopt_device_cert(agent_link *l, json_t *enrolled)
+{
+    const char *pem = json_string_value(json_object_get(enrolled, "device_certificate"));
+    if (!pem)
+        return 1;
+    certinfo dev, relay;
+    char err[256];
+    int rc = -1;
+    if (certinfo_parse(&dev, (const uint8_t *)pem, strlen(pem), err, sizeof err) != 0) {
+        pki_warn("link: the relay's device certificate is unreadable: %s", err);
+        return -1;
+    }
+    if (certinfo_parse(&relay, l->relay_cert, l->relay_cert_len, err, sizeof err) != 0) {
+        certinfo_free(&dev);
+        return -1;
+    }
+    /* Issued and signed by the relay's link certificate (the one we pinned), for our key
+     * (link_identity_set_cert checks that). Otherwise the self-signed certificate stays. */
+    if (dev.issuer_der_len != relay.subject_der_len ||
+        memcmp(dev.issuer_der, relay.subject_der, relay.subject_der_len) != 0 ||
+        certinfo_verify_signature(&dev, relay.spki, relay.spki_len, err, sizeof err) != 0) {
+        pki_warn("link: refused the device certificate: not issued by the relay's link key");
+    } else {
+        pthread_mutex_lock(&l->lock); /* worker threads seal with the identity */
+        rc = link_identity_set_cert(l->id, dev.der, dev.der_len, err, sizeof err);
+        pthread_mutex_unlock(&l->lock);
+        if (rc != 0)
+            pki_warn("link: refused the device certificate: %s", err);
+        else if (put_b64(l->st, "link.device_cert", dev.der, dev.der_len) != 0)
+            pki_warn("link: cannot store the device certificate (kept for this run)");
+        else
+            pki_info("link: the device certificate is now the relay's");
+    }
+    certinfo_free(&dev);
+    certinfo_free(&relay);
+    return rc;
 }
 
 int link_finish_enrolment(agent_link *l)

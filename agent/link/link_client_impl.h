@@ -97,6 +97,11 @@ void link_loop_detach(agent_link *l);
 void link_prepare_enrolment(agent_link *l, link_enrol_job *job);
 void link_start_enrolment(agent_link *l, link_enrol_job *job);
 int link_finish_enrolment(agent_link *l);
+/* ENROLLED may carry the relay's certificate for our device key ("device_certificate", PEM):
+ * adopted (and stored) when the pinned relay link certificate issued and signed it and it holds
+ * our key; the self-signed one stays otherwise. 0 adopted, 1 none given, -1 refused. On the
+ * loop. */
+int link_adopt_device_cert(agent_link *l, json_t *enrolled);
 /* A new device key named after itself, stored (sealed) with the relay's URL and certificate as
  * not yet enrolled. NULL with err. Blocking (key generation, database): not on the loop. */
 link_identity *link_new_device(agent_link *l, const char *url, const uint8_t *relay_cert,

@@ -265,6 +265,7 @@ static void handle_message(agent_link *l, const uint8_t *env, size_t len)
         if (!was_enrolled) {
             link_finish_enrolment(l);
             pki_notice("link: enrolled with the relay as %s", link_identity_name(l->id));
+            link_adopt_device_cert(l, b);
         }
         link_offer_answer(l, &m, 0, NULL, NULL, b);
         answer(&l->enrol_answer, 200,

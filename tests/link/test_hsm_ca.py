@@ -145,6 +145,10 @@ class HsmCa(unittest.TestCase):
             self.assertIn("Response verify OK", out.stdout + out.stderr)
             self.assertIn(want, out.stdout)
 
+    def link_cert_of(self, relay):
+        pem = relaytest.Client(relay).get("/api/v1/link/certificate").body.decode()
+        return x509.load_pem_x509_certificate(pem.encode())
+
     def ca(self, ca_id):
         r = self.rc.get(f"/api/v1/cas/{ca_id}")
         self.assertEqual(r.status, 200, r.body)
@@ -231,6 +235,17 @@ class HsmCa(unittest.TestCase):
         root_path = self.write("hsm-root.pem", root_pem)
         self.openssl("verify", "-x509_strict", "-CAfile", root_path, root_path)
         self.assertEqual(slot_of(self.ac, self.serial, "9c")["state"], "provisioned")
+        # The appliance took the relay's certificate for its device key (issued and signed by
+        # the link certificate, named after the device); everything below is signed over a
+        # link that uses it.
+        st = linktest.link_state(self.ac)
+        self.assertEqual(st["device"], device)
+        devcert = x509.load_pem_x509_certificate(st["device_certificate"].encode())
+        self.assertEqual(devcert.issuer, self.link_cert.subject)
+        self.link_cert.public_key().verify(devcert.signature, devcert.tbs_certificate_bytes,
+                                           ec.ECDSA(hashes.SHA256()))
+        self.assertEqual(devcert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value,
+                         device)
         view = expect(self.ac.get(f"/api/keys/{self.serial}/slots/9c"), 200).json()
         self.assertEqual(view["relay"], {"link_url": self.link_url, "ca_id": str(ca["id"]),
                                          "fingerprint": self.fingerprint.hex(),
@@ -429,6 +444,20 @@ class HsmCa(unittest.TestCase):
             for name in ("both-1", "both-2", "both-3"):
                 leaf = self.issue(tpl["id"], name)
                 self.openssl("verify", "-x509_strict", "-CAfile", root, leaf["path"])
+            # The second appliance restarts: it comes back with the relay's device certificate
+            # from its state, and the relay takes its messages.
+            ag2 = agents[1]
+            self.assertEqual(ag2.stop(), 0)
+            ag2.log.close()
+            linktest.wait_for(lambda: not linktest.appliances(rc)[devices[1]]["online"],
+                              what="second appliance offline")
+            ag2.start()
+            linktest.wait_for(lambda: linktest.appliances(rc)[devices[1]]["online"],
+                              what="second appliance back")
+            ac2 = linktest.agent_client(ag2)
+            devcert = x509.load_pem_x509_certificate(
+                linktest.link_state(ac2)["device_certificate"].encode())
+            self.assertEqual(devcert.issuer, self.link_cert_of(r).subject)
             # One appliance goes away: the other signs leaves and the CRL.
             self.assertEqual(agents[0].stop(), 0)
             linktest.wait_for(lambda: not linktest.appliances(rc)[devices[0]]["online"],
