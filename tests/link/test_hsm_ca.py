@@ -160,9 +160,10 @@ class HsmCa(unittest.TestCase):
         return self.ac.post(f"/api/keys/{self.serial}/slots/{slot}/provision",
                             {"pin": PIN, "template": template, **kw})
 
-    def generate(self, slot):
+    def generate(self, slot, pin_policy="never"):
         r = expect(self.ac.post(f"/api/keys/{self.serial}/slots/{slot}/generate",
-                                {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
+                                {"pin": PIN, "algorithm": "ec-p256", "pin_policy": pin_policy}),
+                   200)
         return r.json()["public_key"]
 
     def slot_certificate(self, slot):
@@ -339,7 +340,9 @@ class HsmCa(unittest.TestCase):
         template = r.body.decode()
         self.assertNotEqual(provcert.parse(template)["token"], provcert.parse(first)["token"])
 
-        public_key = self.generate("9d")
+        # This CA's slot wants the PIN once per session: the relay signs with it only while the
+        # key is unlocked for signing.
+        public_key = self.generate("9d", pin_policy="once")
         expect(self.provision("9d", first, confirm_fingerprint=self.fingerprint.hex()), 400,
                "enrolment_refused")
         self.assertEqual(slot_of(self.ac, self.serial, "9d")["state"], "key_generated")
@@ -378,6 +381,15 @@ class HsmCa(unittest.TestCase):
         self.assertEqual(self.slot_certificate("9d"),
                          x509.load_pem_x509_certificate(inter_pem.encode()).public_bytes(
                              serialization.Encoding.PEM).decode().strip())
+        # Activation signs the OCSP responder certificate over the link: refused while the key
+        # is locked (the CA keeps waiting), done once it is unlocked.
+        expect(self.ac.post("/api/keys/reload"), 200)  # no PIN verification lingers
+        r = rc.post(f"/api/v1/cas/{ca['id']}/certificate", {"certificate_pem": inter_pem})
+        self.assertNotEqual(r.status, 200, r.body)
+        self.assertIn("pin", r.body.decode().lower())
+        self.assertEqual(self.ca(ca["id"])["status"], "awaiting_appliance")
+        expect(self.ac.post(f"/api/keys/{self.serial}/unlock", {"pin": PIN}), 200)
+        expect(self.ac.post("/api/keys/reload"), 200)  # the kept PIN is what signs, not a session
         r = rc.post(f"/api/v1/cas/{ca['id']}/certificate", {"certificate_pem": inter_pem})
         self.assertEqual(r.status, 200, r.body)
         ca = self.ca(ca["id"])
