@@ -1,7 +1,11 @@
 /* The appliance's veto and signature (ARCHITECTURE decision 4): a sign request from the relay is
  * checked on the slot key's worker — the to-be-signed bytes must be a kind the local policy
  * allows and name the CA the slot holds as issuer (or OCSP responder) — then signed on the
- * YubiKey, recorded in the audit log, and answered with the signature or a precise error. */
+ * YubiKey, recorded in the audit log, and answered with the signature or a precise error.
+ * The slot's certificate comes from the worker's cache (yk_worker_read_cert: read once, dropped
+ * whenever a job changed the card), saving its APDUs on every request; the signature is still
+ * verified with that certificate's key, so a certificate that is not the slot key's never lets
+ * a signature through. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,7 +177,7 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     if (!yk) {
         status = PKI_SIGN_ERR_CARD_ABSENT;
         snprintf(why, sizeof why, "YubiKey %u was removed", serial);
-    } else if (ykc_read_cert(yk, j->slot, &cert, &cert_len, &r) != 0 ||
+    } else if (yk_worker_read_cert(yk, j->slot, &cert, &cert_len, &r) != 0 ||
                !(pc = pki_cert_parse(cert, cert_len, perr, sizeof perr)) ||
                !(type = pc->key_type)) {
         if (r.status == PKI_SIGN_ERR_CARD_ABSENT || card_gone(yk)) {

@@ -15,6 +15,7 @@
 
 #include "secmem/secmem.h"
 #include "ykpiv.h"
+#include "yubikey/yk_card.h"
 
 typedef struct yk_manager yk_manager;
 
@@ -44,6 +45,16 @@ int yk_manager_submit(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
 int yk_manager_run(yk_manager *m, uint32_t serial, yk_job_fn fn, void *ctx);
 /* Re-reads every key's description ("Reload"). */
 void yk_manager_rescan(yk_manager *m);
+
+/* On a key's worker, inside a job: the slot's certificate (DER, malloc'd) as ykc_read_cert
+ * gives it (0, 1 when the slot holds none, -1 with the failure in r), read from the card once
+ * and then served from the worker's cache. The cache holds only what this worker read, and is
+ * dropped after every job that reports a change (anything but YK_SAME: provisioning writes,
+ * Clear Slot, generate, import, setup, reset), on a re-read ("Reload") and when the card leaves.
+ * So the agent's own changes are always seen; a certificate written to the card by another
+ * program while the agent runs is seen after "Reload" or re-insertion. On any other thread it
+ * reads the card each time. */
+int yk_worker_read_cert(ykpiv_state *yk, int slot, uint8_t **der, size_t *len, yk_result *r);
 
 /* The PIN kept for signatures over the link (slots whose PIN policy is once or always): set
  * after the operator unlocked the key for signing (and the card accepted the PIN), kept in

@@ -16,6 +16,7 @@
 
 #define MAX_READERS 16
 #define PNP_READER "\\\\?PnP?\\Notification"
+#define MAX_CACHED_CERTS 32 /* more than the PIV slots that hold keys */
 
 typedef struct job {
     yk_job_fn fn;
@@ -36,8 +37,20 @@ typedef struct yk_device {
     pthread_cond_t cond;
     json_t *info;    /* the cached description; NULL until read */
     secret sign_pin; /* kept for link signatures (locked memory); wiped when the card leaves */
+    /* Slot certificates as last read from this card (yk_worker_read_cert): the worker's own,
+     * touched by no other thread; dropped after any job that changed the card and on a
+     * re-read, and gone with the device when the card leaves. */
+    struct {
+        int slot;
+        uint8_t *der;
+        size_t len;
+    } certs[MAX_CACHED_CERTS];
+    int n_certs;
     struct yk_device *next;
 } yk_device;
+
+/* The device whose worker this thread is (NULL on every other thread). */
+static __thread yk_device *t_worker_dev;
 
 struct yk_manager {
     char filter[128];
@@ -90,10 +103,44 @@ static void refresh(yk_device *d, ykpiv_state *yk, uint32_t serial, int what)
     set_info(d, info);
 }
 
+static void cert_cache_clear(yk_device *d)
+{
+    for (int i = 0; i < d->n_certs; i++)
+        free(d->certs[i].der);
+    d->n_certs = 0;
+}
+
+int yk_worker_read_cert(ykpiv_state *yk, int slot, uint8_t **der, size_t *len, yk_result *r)
+{
+    yk_device *d = t_worker_dev;
+    for (int i = 0; d && i < d->n_certs; i++) {
+        if (d->certs[i].slot != slot)
+            continue;
+        if (!(*der = malloc(d->certs[i].len)))
+            return ykc_fail(r, PKI_SIGN_ERR_INTERNAL, 500, "internal", "out of memory");
+        memcpy(*der, d->certs[i].der, d->certs[i].len);
+        *len = d->certs[i].len;
+        return 0;
+    }
+    int rc = ykc_read_cert(yk, slot, der, len, r);
+    if (rc == 0 && d && d->n_certs < MAX_CACHED_CERTS) {
+        uint8_t *copy = malloc(*len);
+        if (copy) {
+            memcpy(copy, *der, *len);
+            d->certs[d->n_certs].slot = slot;
+            d->certs[d->n_certs].der = copy;
+            d->certs[d->n_certs].len = *len;
+            d->n_certs++;
+        }
+    }
+    return rc;
+}
+
 static void *worker(void *arg)
 {
     yk_device *d = arg;
     yk_manager *m = d->m;
+    t_worker_dev = d;
     ykpiv_state *yk = connect_card(d->reader);
     uint32_t serial = 0;
     if (yk && ykpiv_get_serial(yk, &serial) == YKPIV_OK && serial) {
@@ -124,6 +171,8 @@ static void *worker(void *arg)
             pthread_mutex_unlock(&m->lock);
             int what = j->fn(gone ? NULL : yk, serial, j->ctx);
             bool changed = what != YK_SAME;
+            if (changed)
+                cert_cache_clear(d); /* whatever changed, nothing stale is used again */
             /* Re-read at once (only what moved), so whoever waits sees the card as the job
              * left it. */
             if (changed && !gone)
@@ -138,6 +187,7 @@ static void *worker(void *arg)
             break;
         if (d->refresh) {
             d->refresh = false;
+            cert_cache_clear(d); /* "Reload": the operator may have changed the card elsewhere */
             if (yk) {
                 pthread_mutex_unlock(&m->lock);
                 json_t *info = ykc_describe(yk, serial);
@@ -147,6 +197,8 @@ static void *worker(void *arg)
         }
     }
     pthread_mutex_unlock(&m->lock);
+    cert_cache_clear(d);
+    t_worker_dev = NULL;
     if (yk)
         ykpiv_done(yk);
     wc_ecc_fp_free(); /* wolfCrypt's per-thread ECC point cache */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/pkcs7.h>
@@ -13,6 +14,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "der/der_reader.h"
+#include "link/link_rng.h"
 #include "pkix/pkix.h"
 #include "signer/soft_signer.h"
 #include "util/encoding.h"
@@ -26,9 +28,64 @@ struct link_identity {
     size_t key_len;
     uint8_t *cert;
     size_t cert_len;
-    pthread_mutex_t lock; /* wolfCrypt's RNG is not safe for concurrent use */
-    WC_RNG rng;
+    /* wc_PKCS7_InitWithCert(cert), done once when the certificate is set. It parses the
+     * certificate and validates its public key in full (a generic scalar multiplication on
+     * this wolfSSL): about a tenth of a millisecond that every message used to pay twice
+     * (sealing and opening). Each message's PKCS7 starts as a copy (p7_for_self). Read-only
+     * while messages are sealed or opened, so neither needs a lock: the RNG is per thread. */
+    PKCS7 tmpl;
+    int have_tmpl;
 };
+
+/* ---- One RNG per thread (link_rng.h) ------------------------------------------------------ */
+
+typedef struct {
+    WC_RNG rng;
+    pid_t pid; /* a forked child must not repeat its parent's stream (ECDSA nonces) */
+} thread_rng;
+
+static pthread_key_t rng_key;
+static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
+static int rng_key_ok;
+
+static void thread_rng_free(void *p)
+{
+    thread_rng *t = p;
+    wc_FreeRng(&t->rng);
+    free(t);
+}
+
+static void rng_key_make(void)
+{
+    rng_key_ok = pthread_key_create(&rng_key, thread_rng_free) == 0;
+}
+
+WC_RNG *link_thread_rng(void)
+{
+    pthread_once(&rng_once, rng_key_make);
+    if (!rng_key_ok)
+        return NULL;
+    thread_rng *t = pthread_getspecific(rng_key);
+    pid_t pid = getpid();
+    if (t && t->pid == pid)
+        return &t->rng;
+    if (t) {
+        pthread_setspecific(rng_key, NULL);
+        thread_rng_free(t);
+    }
+    if (!(t = calloc(1, sizeof *t)))
+        return NULL;
+    if (wc_InitRng(&t->rng) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->pid = pid;
+    if (pthread_setspecific(rng_key, t) != 0) {
+        thread_rng_free(t);
+        return NULL;
+    }
+    return &t->rng;
+}
 
 static void seterr(char *err, size_t errlen, const char *msg)
 {
@@ -68,13 +125,11 @@ static link_identity *identity_new(const char *name, pki_signer *signer, char *e
     }
     snprintf(id->name, sizeof id->name, "%s", name);
     id->signer = signer;
-    pthread_mutex_init(&id->lock, NULL);
     if (pki_key_get_type(pki_soft_signer_key(signer)) != PKI_KEY_EC_P256) {
         seterr(err, errlen, "a link key must be ECDSA P-256");
         goto fail;
     }
-    if (pki_key_to_pkcs8_der(pki_soft_signer_key(signer), &id->key_der, &id->key_len) ||
-        wc_InitRng(&id->rng) != 0) {
+    if (pki_key_to_pkcs8_der(pki_soft_signer_key(signer), &id->key_der, &id->key_len)) {
         seterr(err, errlen, "cannot prepare the link key");
         goto fail;
     }
@@ -82,6 +137,37 @@ static link_identity *identity_new(const char *name, pki_signer *signer, char *e
 fail:
     link_identity_free(id);
     return NULL;
+}
+
+/* Makes cert (malloc'd, taken over on success) id's certificate and its PKCS7 template. */
+static int install_cert(link_identity *id, uint8_t *cert, size_t len)
+{
+    PKCS7 t;
+    memset(&t, 0, sizeof t); /* wc_PKCS7_Init keeps isDynamic from what it finds */
+    if (wc_PKCS7_Init(&t, NULL, INVALID_DEVID) != 0 ||
+        wc_PKCS7_InitWithCert(&t, cert, (word32)len) != 0) {
+        wc_PKCS7_Free(&t);
+        return -1;
+    }
+    if (id->have_tmpl)
+        wc_PKCS7_Free(&id->tmpl);
+    free(id->cert);
+    id->tmpl = t;
+    id->have_tmpl = 1;
+    id->cert = cert;
+    id->cert_len = len;
+    return 0;
+}
+
+/* A PKCS7 for one message, as wc_PKCS7_InitWithCert(our certificate) would leave it: a copy
+ * of the template with a certificate list of its own. Release with wc_PKCS7_Free, also when
+ * this fails (the copy then owns nothing). */
+static int p7_for_self(const link_identity *self, PKCS7 *p7)
+{
+    *p7 = self->tmpl;
+    p7->isDynamic = 0; /* on the caller's stack: wc_PKCS7_Free must not free it */
+    p7->certList = NULL;
+    return wc_PKCS7_AddCertificate(p7, self->cert, (word32)self->cert_len) == 0 ? 0 : -1;
 }
 
 /* Gives id a self-signed certificate (CN=name, 10 years). */
@@ -100,8 +186,15 @@ static int self_sign(link_identity *id, const char *name, char *err, size_t errl
     t.spki = id->signer->spki;
     t.spki_len = id->signer->spki_len;
     t.key_usage = PKI_KU_DIGITAL_SIGNATURE | PKI_KU_KEY_AGREEMENT;
-    if (pki_cert_build_sync(&t, NULL, id->signer, &id->cert, &id->cert_len, cerr, sizeof cerr)) {
+    uint8_t *cert;
+    size_t cert_len;
+    if (pki_cert_build_sync(&t, NULL, id->signer, &cert, &cert_len, cerr, sizeof cerr)) {
         seterr(err, errlen, cerr);
+        return -1;
+    }
+    if (install_cert(id, cert, cert_len)) {
+        free(cert);
+        seterr(err, errlen, "wolfSSL cannot use the link certificate");
         return -1;
     }
     return 0;
@@ -157,9 +250,11 @@ int link_identity_set_cert(link_identity *id, const uint8_t *cert, size_t len, c
     if (!copy)
         return -1;
     memcpy(copy, cert, len);
-    free(id->cert);
-    id->cert = copy;
-    id->cert_len = len;
+    if (install_cert(id, copy, len)) {
+        free(copy);
+        seterr(err, errlen, "wolfSSL cannot use the certificate");
+        return -1;
+    }
     return 0;
 }
 
@@ -169,9 +264,9 @@ void link_identity_free(link_identity *id)
         return;
     pki_signer_free(id->signer);
     pki_secret_free(id->key_der, id->key_len);
+    if (id->have_tmpl)
+        wc_PKCS7_Free(&id->tmpl);
     free(id->cert);
-    wc_FreeRng(&id->rng);
-    pthread_mutex_destroy(&id->lock);
     free(id);
 }
 
@@ -241,13 +336,12 @@ int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65])
 static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8_t **out,
                         size_t *out_len)
 {
-    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    PKCS7 p7s, *p7 = &p7s;
     size_t cap = len + self->cert_len + 1024;
     uint8_t *buf = malloc(cap);
     int rc = LINK_ERR_INTERNAL;
-    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, self->cert, (word32)self->cert_len) != 0)
+    if (p7_for_self(self, p7) != 0 || !buf || !(p7->rng = link_thread_rng()))
         goto done;
-    p7->rng = &self->rng;
     p7->content = content;
     p7->contentSz = (word32)len;
     p7->contentOID = DATA;
@@ -263,22 +357,20 @@ static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8
         rc = LINK_OK;
     }
 done:
-    if (p7)
-        wc_PKCS7_Free(p7);
+    wc_PKCS7_Free(p7);
     free(buf);
     return rc;
 }
 
-static int encrypt_to(link_identity *self, const uint8_t *peer_cert, size_t peer_len,
-                      uint8_t *content, size_t len, uint8_t **out, size_t *out_len)
+static int encrypt_to(const uint8_t *peer_cert, size_t peer_len, uint8_t *content, size_t len,
+                      uint8_t **out, size_t *out_len)
 {
     PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
     size_t cap = len + peer_len + 1024;
     uint8_t *buf = malloc(cap);
     int rc = LINK_ERR_INTERNAL;
-    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, NULL, 0) != 0)
+    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, NULL, 0) != 0 || !(p7->rng = link_thread_rng()))
         goto done;
-    p7->rng = &self->rng;
     p7->content = content;
     p7->contentSz = (word32)len;
     p7->contentOID = SIGNED_DATA;
@@ -310,11 +402,9 @@ int link_seal(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_le
     int rc = link_msg_encode(m, &msg, &msg_len);
     if (rc)
         return rc;
-    pthread_mutex_lock(&self->lock);
     rc = sign_content(self, msg, msg_len, &signed_der, &signed_len);
     if (rc == LINK_OK)
-        rc = encrypt_to(self, peer_cert, peer_cert_len, signed_der, signed_len, out, out_len);
-    pthread_mutex_unlock(&self->lock);
+        rc = encrypt_to(peer_cert, peer_cert_len, signed_der, signed_len, out, out_len);
     free(msg);
     free(signed_der);
     return rc;
@@ -330,31 +420,26 @@ int link_unwrap(link_identity *self, const uint8_t *env, size_t env_len, uint8_t
     pki_der_item top;
     if (pki_der_single(env, env_len, &top) || top.tag != PKI_DER_SEQUENCE)
         return LINK_ERR_MALFORMED; /* wolfSSL is not asked to read what is not one element */
-    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    PKCS7 p7s, *p7 = &p7s;
     uint8_t *in = malloc(env_len), *out = malloc(env_len);
     int rc = LINK_ERR_INTERNAL;
-    if (!p7 || !in || !out)
+    if (p7_for_self(self, p7) != 0 || !in || !out)
         goto done;
     memcpy(in, env, env_len);
-    pthread_mutex_lock(&self->lock);
-    if (wc_PKCS7_InitWithCert(p7, self->cert, (word32)self->cert_len) == 0) {
-        p7->rng = &self->rng;
-        p7->privateKey = self->key_der;
-        p7->privateKeySz = (word32)self->key_len;
-        int n = wc_PKCS7_DecodeAuthEnvelopedData(p7, in, (word32)env_len, out, (word32)env_len);
-        if (n > 0 && p7->contentOID == SIGNED_DATA) {
-            *signed_der = out;
-            *signed_len = (size_t)n;
-            out = NULL;
-            rc = LINK_OK;
-        } else {
-            rc = LINK_ERR_DECRYPT;
-        }
+    p7->rng = link_thread_rng(); /* NULL: wolfSSL makes its own */
+    p7->privateKey = self->key_der;
+    p7->privateKeySz = (word32)self->key_len;
+    int n = wc_PKCS7_DecodeAuthEnvelopedData(p7, in, (word32)env_len, out, (word32)env_len);
+    if (n > 0 && p7->contentOID == SIGNED_DATA) {
+        *signed_der = out;
+        *signed_len = (size_t)n;
+        out = NULL;
+        rc = LINK_OK;
+    } else {
+        rc = LINK_ERR_DECRYPT;
     }
-    pthread_mutex_unlock(&self->lock);
 done:
-    if (p7)
-        wc_PKCS7_Free(p7);
+    wc_PKCS7_Free(p7);
     free(in);
     free(out);
     return rc;

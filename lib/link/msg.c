@@ -7,6 +7,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "der/der_writer.h"
+#include "link/link_rng.h"
 #include "util/timefmt.h"
 
 const char *link_status_code(int status)
@@ -93,12 +94,8 @@ static int set_name(char *dst, const char *src)
 
 static int random_id(uint8_t id[LINK_ID_LEN])
 {
-    WC_RNG rng;
-    if (wc_InitRng(&rng) != 0)
-        return -1;
-    int rc = wc_RNG_GenerateBlock(&rng, id, LINK_ID_LEN);
-    wc_FreeRng(&rng);
-    return rc == 0 ? 0 : -1;
+    WC_RNG *rng = link_thread_rng();
+    return rng && wc_RNG_GenerateBlock(rng, id, LINK_ID_LEN) == 0 ? 0 : -1;
 }
 
 int link_msg_init(link_msg *m, int type, const char *sender, const char *recipient, int lifetime)

@@ -5,6 +5,8 @@ loopback. Prints BENCH lines:
       piv-sim with libykpiv in the same run (yk-direct-sign)
   link_sign_added_median_ms  the difference of the medians (goal: <= 3 ms)
   link_sigs_per_s_1key / _2keys  signatures per second from BENCH_CLIENTS parallel clients
+  link_seal_median_us / link_open_median_us  one envelope sealed / opened in-process
+      (tests/link/bench-envelope): the link's own cryptography, twice of each per signature
 """
 import base64
 import datetime
@@ -149,6 +151,18 @@ def main():
                 for t in ts:
                     t.join()
                 return sum(count) / (time.monotonic() - t0)
+
+            # The envelope alone, in-process: what each side pays per message.
+            tool = os.path.join(os.environ["PKI_BUILD_DIR"], "tests", "link", "bench-envelope")
+            out = subprocess.run([tool, "1000"], capture_output=True, text=True, timeout=600,
+                                 check=True).stdout
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and parts[0] in ("link_seal", "link_unwrap", "link_verify") \
+                        and parts[1] == "median":
+                    bench(f"{parts[0]}_median_us", float(parts[2]), "us")
+                if line.startswith("link_open (no replay)"):
+                    bench("link_open_median_us", float(line.split("median")[1].split()[0]), "us")
 
             one = throughput(1)
             two = throughput(2)
