@@ -66,7 +66,8 @@ static void entries_free(entries *e)
 /* Makes and saves a new CRL for ca (inside a transaction): the full one (part < 0) or one
  * partition's, which names its own URL in a critical issuingDistributionPoint (RFC 5280
  * 5.2.5) so a relying party can tell it covers only the certificates pointing there. The CRL
- * number is shared by all of a CA's CRLs, so it grows within every scope. */
+ * number is shared by all of a CA's CRLs, so it grows within every scope. Returns 0, or the
+ * signer's status (PKI_SIGN_ERR_*) when the CA could not sign, or -1. */
 static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t part, uint8_t **der,
                       size_t *len, int64_t *next_update)
 {
@@ -99,8 +100,10 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t par
     pki_sig_alg alg;
     if (pki_sig_alg_from_name(ca->sig_alg, &alg) == 0)
         t.sig_alg = alg;
-    if (pki_crl_build_sync(&t, &is, signer, der, len, err, sizeof err) != 0) {
+    int built = pki_crl_build_sync(&t, &is, signer, der, len, err, sizeof err);
+    if (built != 0) {
         pki_err("CRL for CA %lld: %s", (long long)ca->id, err);
+        rc = built < 0 ? built : -1;
         goto out;
     }
     if ((part < 0 ? store_crl_save(st, ca->id, *der, *len, t.next_update)
@@ -139,7 +142,40 @@ static int cache_get(store *st, int64_t ca_id, int64_t part, uint8_t **der, size
                     : store_crl_part_get(st, ca_id, part, der, len, next_update, dirty);
 }
 
-/* The cached CRL (full: part < 0, or one partition), remade first when due. */
+/* A signer that is away or refusing (an HSM CA's appliance offline, its YubiKey pulled, …), as
+ * opposed to a fault of the relay: the CRL is then "unavailable", not an internal error. */
+static bool signer_unavailable(int rc)
+{
+    return rc <= PKI_SIGN_ERR_OFFLINE && rc >= PKI_SIGN_ERR_BAD_SIGNATURE;
+}
+
+/* Remakes the CRL under the write lock unless someone else just did. 0, or regenerate's status. */
+static int remake(relay_app *app, store *st, store_ca *ca, int64_t part, uint8_t **der,
+                  size_t *len, int64_t *next_update)
+{
+    bool dirty;
+    if (store_begin(st) != STORE_OK)
+        return -1;
+    if (cache_get(st, ca->id, part, der, len, next_update, &dirty) == STORE_OK && *der &&
+        !due(ca, *next_update, dirty, pki_now())) {
+        store_rollback(st);
+        return 0;
+    }
+    free(*der);
+    *der = NULL;
+    int rc = regenerate(app, st, ca, part, der, len, next_update);
+    if (rc == 0 && store_commit(st) == STORE_OK)
+        return 0;
+    store_rollback(st);
+    free(*der);
+    *der = NULL;
+    return rc ? rc : -1;
+}
+
+/* The cached CRL (full: part < 0, or one partition), remade first when due. When it cannot be
+ * remade because the CA's signer is away, the previous CRL is served while it is still valid
+ * (a relying party accepts it until its nextUpdate, RFC 5280 5.1.2.5); after that the answer is
+ * 503, never a CRL past its nextUpdate. */
 static int current(relay_app *app, store *st, int64_t ca_id, int64_t part, uint8_t **der,
                    size_t *len, int64_t *next_update, int *status)
 {
@@ -161,34 +197,33 @@ static int current(relay_app *app, store *st, int64_t ca_id, int64_t part, uint8
         return -1;
     }
     bool dirty;
+    uint8_t *prev = NULL;
+    size_t prev_len = 0;
+    int64_t prev_next = 0;
     rc = -1;
-    if (cache_get(st, ca_id, part, der, len, next_update, &dirty) == STORE_OK) {
-        if (!due(&ca, *next_update, dirty, pki_now()) && *der) {
+    if (cache_get(st, ca_id, part, &prev, &prev_len, &prev_next, &dirty) == STORE_OK) {
+        int64_t now = pki_now();
+        if (prev && !due(&ca, prev_next, dirty, now)) {
+            *der = prev, *len = prev_len, *next_update = prev_next;
+            prev = NULL;
             rc = 0;
         } else {
-            free(*der);
-            *der = NULL;
-            if (store_begin(st) == STORE_OK) {
-                /* Someone else may have just made it: look again under the write lock. */
-                if (cache_get(st, ca_id, part, der, len, next_update, &dirty) == STORE_OK && *der &&
-                    !due(&ca, *next_update, dirty, pki_now())) {
-                    rc = 0;
-                    store_rollback(st);
-                } else {
-                    free(*der);
-                    *der = NULL;
-                    if (regenerate(app, st, &ca, part, der, len, next_update) == 0 &&
-                        store_commit(st) == STORE_OK) {
-                        rc = 0;
-                    } else {
-                        store_rollback(st);
-                        free(*der);
-                        *der = NULL;
-                    }
-                }
+            int made = remake(app, st, &ca, part, der, len, next_update);
+            if (made == 0) {
+                rc = 0;
+            } else if (prev && prev_next > now) {
+                pki_warn("CA %lld: serving the previous CRL (valid until its nextUpdate) while the "
+                         "CA cannot sign: %s",
+                         (long long)ca_id, pki_sign_status_text(made < 0 ? made : -1));
+                *der = prev, *len = prev_len, *next_update = prev_next;
+                prev = NULL;
+                rc = 0;
+            } else if (signer_unavailable(made)) {
+                *status = 503;
             }
         }
     }
+    free(prev);
     store_ca_clear(&ca);
     return rc;
 }
@@ -270,6 +305,18 @@ static void respond(api_call *c, uint8_t *der, size_t len, int64_t next_update)
     httpd_add_header(&c->resp, "Cache-Control", cc);
 }
 
+static void crl_error(api_call *c, int status, const char *not_found)
+{
+    if (status == 404)
+        api_error(c, 404, "not_found", "%s", not_found);
+    else if (status == 503)
+        api_error(c, 503, "crl_unavailable",
+                  "the CA cannot sign a new CRL now (its appliance is offline or refusing) and "
+                  "has no valid CRL to serve");
+    else
+        api_error(c, 500, "internal", "cannot make the CRL");
+}
+
 void crl_serve(api_call *c)
 {
     int64_t id;
@@ -280,8 +327,7 @@ void crl_serve(api_call *c)
     int64_t next_update;
     int status;
     if (crl_current(c->app, c->st, id, &der, &len, &next_update, &status) != 0) {
-        api_error(c, status, status == 404 ? "not_found" : "internal",
-                  status == 404 ? "no such CA" : "cannot make the CRL");
+        crl_error(c, status, "no such CA");
         return;
     }
     respond(c, der, len, next_update);
@@ -300,8 +346,7 @@ void crl_part_serve(api_call *c)
     int status = 404;
     if (part < 0 ||
         crl_part_current(c->app, c->st, id, part, &der, &len, &next_update, &status) != 0) {
-        api_error(c, status, status == 404 ? "not_found" : "internal",
-                  status == 404 ? "no such CA or CRL partition" : "cannot make the CRL");
+        crl_error(c, status, "no such CA or CRL partition");
         return;
     }
     respond(c, der, len, next_update);

@@ -457,6 +457,10 @@ class HsmRelay(unittest.TestCase):
             v = relaytest.openssl("crl", "-inform", "DER", "-in", crl_path, "-CAfile",
                                   self.root_path, "-noout")
             self.assertIn("verify OK", v.stdout + v.stderr)
+            served_crl = crl.body
+            leaf_r = self.submit_and_approve(ca)
+            self.assertEqual(leaf_r.status, 200, leaf_r.body)
+            leaf_id = leaf_r.json()["certificate"]["id"]
         self.assertTrue(leaf)
 
         # The appliance goes away: issuance and responder renewal fail at once, with the
@@ -468,6 +472,14 @@ class HsmRelay(unittest.TestCase):
         relaytest.assert_error(self, r, 503, "appliance_offline")
         r = self.rc.post(f"/api/v1/cas/{ca['id']}/ocsp-certificate")
         relaytest.assert_error(self, r, 503, "appliance_offline")
+        # A revocation while the appliance is away: the revocation is recorded, and the CRL URL
+        # keeps serving the last CRL (valid until its nextUpdate) instead of failing.
+        r = self.rc.post(f"/api/v1/certificates/{leaf_id}/revoke", {"reason": "keyCompromise"})
+        self.assertEqual(r.status, 200, r.body)
+        crl = pkitest_http(active["urls"]["crl"])
+        self.assertEqual(crl.status, 200, crl.body)
+        self.assertEqual(crl.body, served_crl)
+        self.assertIn("serving the previous CRL", self.relay.output())
 
         # A second appliance with the same (imported) key: one more target, and it signs.
         r = self.rc.get(f"/api/v1/cas/{ca['id']}/provisioning-certificate")
