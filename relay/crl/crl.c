@@ -150,8 +150,8 @@ static bool signer_unavailable(int rc)
 }
 
 /* Remakes the CRL under the write lock unless someone else just did. 0, or regenerate's status. */
-static int remake(relay_app *app, store *st, store_ca *ca, int64_t part, uint8_t **der,
-                  size_t *len, int64_t *next_update)
+static int remake(relay_app *app, store *st, store_ca *ca, int64_t part, uint8_t **der, size_t *len,
+                  int64_t *next_update)
 {
     bool dirty;
     if (store_begin(st) != STORE_OK)
