@@ -9,9 +9,12 @@
 #include <unistd.h>
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/cryptocb.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/pkcs7.h>
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/sha256.h>
+#include <wolfssl/wolfcrypt/wc_port.h>
 
 #include "der/der_reader.h"
 #include "link/link_rng.h"
@@ -114,6 +117,8 @@ static int cert_matches_key(const uint8_t *cert, size_t cert_len, pki_key *key)
     return it.raw_len == spki_len && memcmp(it.raw, spki, spki_len) == 0 ? 0 : -1;
 }
 
+static void link_sign_device_init(void);
+
 static link_identity *identity_new(const char *name, pki_signer *signer, char *err, size_t errlen)
 {
     link_identity *id = calloc(1, sizeof *id);
@@ -125,6 +130,7 @@ static link_identity *identity_new(const char *name, pki_signer *signer, char *e
     }
     snprintf(id->name, sizeof id->name, "%s", name);
     id->signer = signer;
+    link_sign_device_init(); /* at start-up, before the link's threads sign */
     if (pki_key_get_type(pki_soft_signer_key(signer)) != PKI_KEY_EC_P256) {
         seterr(err, errlen, "a link key must be ECDSA P-256");
         goto fail;
@@ -333,6 +339,50 @@ int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65])
 
 /* ---- Sealing ------------------------------------------------------------------------------ */
 
+/* Given a private key, wolfSSL's PKCS#7 signing decodes it and runs wc_ecc_check_key on it for
+ * every message: a full public-key validation as costly as the signature itself. Our key was
+ * validated once when it was loaded (pki_key_import), so the SignedData is made with a wolfCrypt
+ * crypto-callback device instead: wolfSSL hands it the digest, the callback signs it with this
+ * thread's identity (t_signing) in software, and everything else (hashing, RNG) falls back to
+ * wolfSSL's own code. The SignedData is byte for byte what wolfSSL makes with the key. */
+#define LINK_SIGN_DEVID 0x4c4e4b31 /* "LNK1" */
+
+static __thread const link_identity *t_signing;
+static pthread_once_t devid_once = PTHREAD_ONCE_INIT;
+static int devid_ok;
+
+static int sign_callback(int devId, wc_CryptoInfo *info, void *ctx)
+{
+    (void)devId;
+    (void)ctx;
+    const link_identity *self = t_signing;
+    if (!self || info->algo_type != WC_ALGO_TYPE_PK || info->pk.type != WC_PK_TYPE_ECDSA_SIGN)
+        return CRYPTOCB_UNAVAILABLE;
+    ecc_key key;
+    word32 idx = 0;
+    int rc = wc_ecc_init(&key); /* no device: the software signature below */
+    if (rc != 0)
+        return rc;
+    rc = wc_EccPrivateKeyDecode(self->key_der, &idx, &key, (word32)self->key_len);
+    if (rc == 0)
+        rc = wc_ecc_sign_hash(info->pk.eccsign.in, info->pk.eccsign.inlen, info->pk.eccsign.out,
+                              info->pk.eccsign.outlen, info->pk.eccsign.rng, &key);
+    wc_ecc_free(&key);
+    return rc;
+}
+
+static void devid_register(void)
+{
+    /* wolfCrypt_Init (reference-counted) readies the device table; nothing else here calls it. */
+    devid_ok = wolfCrypt_Init() == 0 &&
+               wc_CryptoCb_RegisterDevice(LINK_SIGN_DEVID, sign_callback, NULL) == 0;
+}
+
+static void link_sign_device_init(void)
+{
+    pthread_once(&devid_once, devid_register);
+}
+
 static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8_t **out,
                         size_t *out_len)
 {
@@ -347,9 +397,16 @@ static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8
     p7->contentOID = DATA;
     p7->hashOID = SHA256h;
     p7->encryptOID = ECDSAk;
-    p7->privateKey = self->key_der;
-    p7->privateKeySz = (word32)self->key_len;
+    link_sign_device_init();
+    if (devid_ok) {
+        p7->devId = LINK_SIGN_DEVID; /* no private key: sign_callback signs */
+        t_signing = self;
+    } else {
+        p7->privateKey = self->key_der;
+        p7->privateKeySz = (word32)self->key_len;
+    }
     int n = wc_PKCS7_EncodeSignedData(p7, buf, (word32)cap);
+    t_signing = NULL;
     if (n > 0) {
         *out = buf;
         *out_len = (size_t)n;
