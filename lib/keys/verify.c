@@ -99,8 +99,14 @@ static int pubkey_load(const uint8_t *spki, size_t len, struct pubkey *pk, char 
         if (wc_ecc_init(&pk->u.ecc) != 0)
             return -1;
         pk->ok = 1;
+        /* On the curve and not infinity is the whole check: P-256/384/521 have cofactor 1, so
+         * such a point has the group's prime order. wc_ecc_check_key would also multiply it by
+         * the order — a full scalar multiplication on Debian's generic math, as costly as the
+         * verification itself. */
         if (wc_EccPublicKeyDecode(spki, &idx, &pk->u.ecc, (word32)len) != 0 || !pk->u.ecc.dp ||
-            pk->u.ecc.dp->id != pki_key_curve_id(pk->type) || wc_ecc_check_key(&pk->u.ecc) != 0) {
+            pk->u.ecc.dp->id != pki_key_curve_id(pk->type) ||
+            wc_ecc_point_is_at_infinity(&pk->u.ecc.pubkey) ||
+            wc_ecc_point_is_on_curve(&pk->u.ecc.pubkey, pk->u.ecc.idx) != 0) {
             pki_key_errf(err, errlen, "malformed EC public key");
             return -1;
         }

@@ -85,6 +85,43 @@ static void test_every_key_type_signs_every_fitting_alg(void **state)
     }
 }
 
+/* An EC public key whose point is moved off its curve (one coordinate octet changed) is
+ * refused, for every curve: the check the relay and agent rely on before they verify with a key
+ * that came from outside (CSRs, slot offers, appliance answers). */
+static void test_point_off_the_curve_is_refused(void **state)
+{
+    (void)state;
+    static const pki_key_type types[] = {PKI_KEY_EC_P256, PKI_KEY_EC_P384, PKI_KEY_EC_P521};
+    static const uint8_t tbs[] = "signed";
+    for (size_t t = 0; t < 3; t++) {
+        pki_signer *s = pki_soft_signer_generate(types[t], 0);
+        assert_non_null(s);
+        uint8_t *sig = NULL;
+        size_t sig_len = 0;
+        assert_int_equal(
+            pki_signer_sign_sync(s, s->default_alg, tbs, sizeof tbs, 1000, &sig, &sig_len),
+            PKI_SIGN_OK);
+        uint8_t *bad = malloc(s->spki_len);
+        assert_non_null(bad);
+        memcpy(bad, s->spki, s->spki_len);
+        bad[s->spki_len - 1] ^= 0x01; /* last octet of y */
+        pki_key_type back;
+        unsigned bits;
+        char err[128] = "";
+        assert_int_equal(pki_spki_info(bad, s->spki_len, &back, &bits, err, sizeof err), -1);
+        assert_non_null(strstr(err, "EC public key"));
+        assert_int_equal(
+            pki_spki_verify(bad, s->spki_len, s->default_alg, tbs, sizeof tbs, sig, sig_len),
+            PKI_SIGN_ERR_BAD_SIGNATURE);
+        assert_int_equal(
+            pki_spki_verify(s->spki, s->spki_len, s->default_alg, tbs, sizeof tbs, sig, sig_len),
+            PKI_SIGN_OK);
+        free(bad);
+        free(sig);
+        pki_signer_free(s);
+    }
+}
+
 static void test_rsa_sizes(void **state)
 {
     (void)state;
@@ -349,6 +386,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_key_type_signs_every_fitting_alg),
+        cmocka_unit_test(test_point_off_the_curve_is_refused),
         cmocka_unit_test(test_rsa_sizes),
         cmocka_unit_test(test_ecdsa_is_randomised_ed25519_deterministic),
         cmocka_unit_test(test_pkcs8_round_trip_every_type),
