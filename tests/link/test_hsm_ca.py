@@ -18,6 +18,7 @@ import re
 import ssl
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -482,6 +483,91 @@ class HsmCa(unittest.TestCase):
             out = self.openssl("crl", "-inform", "DER", "-in", crl, "-CAfile", root, "-verify",
                                "-noout")
             self.assertIn("verify OK", out.stdout + out.stderr)
+
+    def test_appliance_killed_mid_issuance(self):
+        """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
+        signed on a slow card. Every caller gets a verified certificate or 503
+        appliance_offline at once (not the 10 s timeout); a refused request stays pending with
+        no certificate; once the appliance is back, approving it again issues it exactly once."""
+        state = relaytest.new_state_dir(self)
+        pport = free_port()
+        extra = 'public_http = {{ listen = "127.0.0.1"; port = %d; }};\n' % pport
+        with PcscEnv(n_keys=1) as env, relaytest.relay(extra, state_dir=state) as r:
+            self.env = env
+            self.rc = rc = linktest.admin(r)
+            self.link_url = linktest.token(rc)["link_url"]
+            self.link_pem = relaytest.Client(r).get("/api/v1/link/certificate").body.decode()
+            self.link_cert = x509.load_pem_x509_certificate(self.link_pem.encode())
+            self.fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.link_pem)).digest()
+            with linktest.agent(env=env.env) as ag:
+                self.ac = linktest.agent_client(ag)
+                self.serial = env.serials[0]
+                wait_key(self.ac, self.serial)
+                set_up(self.ac, self.serial)
+                device = self.hsm_root()
+                ca = self.root_ca
+                tpl = self.web_template(ca["id"])
+                ids = []
+                for i in range(4):
+                    _, csr = relaytest.make_csr(self.work, f"fault{i}", f"/CN=fault{i}.example.com",
+                                                (f"DNS:fault{i}.example.com",))
+                    res = rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
+                    self.assertEqual(res.status, 201, res.body)
+                    ids.append(res.json()["id"])
+                env.delay(0, 1500)  # a slow card: each signature is still under way at the kill
+                answers = {}
+
+                def approve(req_id):
+                    c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
+                    res = c.post(f"/api/v1/requests/{req_id}/approve", {})
+                    answers[req_id] = (res, time.monotonic())
+
+                threads = [threading.Thread(target=approve, args=(i,)) for i in ids]
+                for t in threads:
+                    t.start()
+                time.sleep(0.5)  # let the approvals reach the appliance (asserted below)
+                ag.kill()
+                killed = time.monotonic()
+                for t in threads:
+                    t.join(timeout=60)
+                env.delay(0, 0)
+                self.assertEqual(sorted(answers), sorted(ids))
+                refused = []
+                for req_id, (res, at) in answers.items():
+                    if res.status == 200:
+                        leaf = self.write(f"fault-{req_id}.pem", res.json()["certificate"]["pem"])
+                        self.openssl("verify", "-x509_strict", "-CAfile",
+                                     self.write("fault-root.pem", ca_pem(rc, ca)), leaf)
+                    else:
+                        relaytest.assert_error(self, res, 503, "appliance_offline")
+                        self.assertLess(at - killed, 3.0)
+                        refused.append(req_id)
+                # The card was slower than the kill: at least the first request was refused.
+                self.assertTrue(refused, {k: v[0].status for k, v in answers.items()})
+                for req_id in refused:
+                    got = rc.get(f"/api/v1/requests/{req_id}").json()
+                    self.assertEqual(got["status"], "pending", got)
+                # The appliance comes back (same identity); each refused request is issued once.
+                ag.start()
+                self.ac = linktest.agent_client(ag)
+                wait_key(self.ac, self.serial)  # (until then the appliance answers card_absent)
+                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
+                                  what="appliance back online")
+                for req_id in refused:
+                    res = rc.post(f"/api/v1/requests/{req_id}/approve", {})
+                    self.assertEqual(res.status, 200, res.body)
+                    res = rc.post(f"/api/v1/requests/{req_id}/approve", {})
+                    self.assertNotEqual(res.status, 200, res.body)  # not twice
+                certs = rc.get(f"/api/v1/cas/{ca['id']}/certificates?q=fault").json()[
+                    "certificates"]
+                names = sorted(c["subject"] for c in certs)
+                self.assertEqual(names, sorted(f"CN=fault{i}.example.com" for i in range(4)),
+                                 names)
+                self.assertEqual(len({c["serial"] for c in certs}), 4)
+
+
+def ca_pem(rc, ca):
+    return rc.get(f"/api/v1/cas/{ca['id']}/certificate").body.decode()
 
 
 if __name__ == "__main__":
