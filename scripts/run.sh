@@ -57,6 +57,11 @@ state_dir = "$run_dir/agent";
 http = { listen = "127.0.0.1"; port = $agent_port; };
 CONF
 fi
+# The relay's HTTPS certificate is self-signed here: the appliance trusts it for the link
+# (docs/link.md, link.tls_ca); the link's own signatures still authenticate the relay.
+if ! grep -q '^link' "$run_dir/agent/agent.conf"; then
+  printf 'link = { tls_ca = "%s"; };\n' "$run_dir/relay/tls/relay.crt" >>"$run_dir/agent/agent.conf"
+fi
 
 # First start: an administrator for each UI with a random password, kept (0600) in
 # first-login.txt and shown below. Passwords go through stdin, never the command line.
@@ -80,6 +85,12 @@ fi
 
 build/relay/pki-relay --config "$run_dir/relay/relay.conf" >>"$run_dir/logs/relay.log" 2>&1 &
 pids+=($!)
+# The agent reads the relay's certificate (made on the relay's first start) when it starts.
+for _ in $(seq 1 100); do
+  [ -s "$run_dir/relay/tls/relay.crt" ] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
+  sleep 0.1
+done
 build/agent/iothsm-agent --config "$run_dir/agent/agent.conf" >>"$run_dir/logs/agent.log" 2>&1 &
 pids+=($!)
 
