@@ -23,7 +23,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("PKI_SOURCE_DIR", "."), "tests", "agent"))
+sys.path.insert(0, os.path.join(os.environ.get("PKI_SOURCE_DIR", "."), "tests", "acme"))
 
+import acmetest  # noqa: E402
 import linktest  # noqa: E402
 import provcert  # noqa: E402
 import relaytest  # noqa: E402
@@ -188,26 +190,9 @@ class HsmCa(unittest.TestCase):
     # ---- the test ----
 
     def test_hsm_root_and_intermediate(self):
-        state = relaytest.new_state_dir(self)
-        pport = free_port()
-        extra = 'public_http = {{ listen = "127.0.0.1"; port = %d; }};\n' % pport
-        with PcscEnv(n_keys=1) as env, relaytest.relay(extra, state_dir=state) as r:
-            self.env = env
-            self.rc = linktest.admin(r)
-            tok = linktest.token(self.rc)  # only to learn the link URL
-            self.link_url = tok["link_url"]
-            pem = relaytest.Client(r).get("/api/v1/link/certificate").body.decode()
-            self.link_pem = pem
-            self.link_cert = x509.load_pem_x509_certificate(pem.encode())
-            self.fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).digest()
-            with linktest.agent(env=env.env) as ag:
-                self.ac = linktest.agent_client(ag)
-                self.serial = env.serials[0]
-                wait_key(self.ac, self.serial)
-                set_up(self.ac, self.serial)
-                device = self.hsm_root()
-                self.managed_under_hsm_root()
-                self.hsm_intermediate(device)
+        with self.hsm_root_running() as (_env, _relay, _agent, device):
+            self.managed_under_hsm_root()
+            self.hsm_intermediate(device)
 
     def hsm_root(self):
         rc = self.rc
@@ -484,18 +469,18 @@ class HsmCa(unittest.TestCase):
                                "-noout")
             self.assertIn("verify OK", out.stdout + out.stderr)
 
-    def test_appliance_killed_mid_issuance(self):
-        """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
-        signed on a slow card. Every caller gets a verified certificate or 503
-        appliance_offline at once (not the 10 s timeout); a refused request stays pending with
-        no certificate; once the appliance is back, approving it again issues it exactly once."""
+    @contextlib.contextmanager
+    def hsm_root_running(self):
+        """A relay (with a public HTTP listener), one virtual YubiKey, an appliance, and an HSM
+        root provisioned on slot 9c through the product's steps (hsm_root). Yields (env, relay,
+        agent, device name); self.rc, self.ac and self.root_ca are set."""
         state = relaytest.new_state_dir(self)
         pport = free_port()
         extra = 'public_http = {{ listen = "127.0.0.1"; port = %d; }};\n' % pport
         with PcscEnv(n_keys=1) as env, relaytest.relay(extra, state_dir=state) as r:
             self.env = env
-            self.rc = rc = linktest.admin(r)
-            self.link_url = linktest.token(rc)["link_url"]
+            self.rc = linktest.admin(r)
+            self.link_url = linktest.token(self.rc)["link_url"]
             self.link_pem = relaytest.Client(r).get("/api/v1/link/certificate").body.decode()
             self.link_cert = x509.load_pem_x509_certificate(self.link_pem.encode())
             self.fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.link_pem)).digest()
@@ -505,65 +490,117 @@ class HsmCa(unittest.TestCase):
                 wait_key(self.ac, self.serial)
                 set_up(self.ac, self.serial)
                 device = self.hsm_root()
-                ca = self.root_ca
-                tpl = self.web_template(ca["id"])
-                ids = []
-                for i in range(4):
-                    _, csr = relaytest.make_csr(self.work, f"fault{i}", f"/CN=fault{i}.example.com",
-                                                (f"DNS:fault{i}.example.com",))
-                    res = rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
-                    self.assertEqual(res.status, 201, res.body)
-                    ids.append(res.json()["id"])
-                env.delay(0, 1500)  # a slow card: each signature is still under way at the kill
-                answers = {}
+                yield env, r, ag, device
 
-                def approve(req_id):
-                    c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
-                    res = c.post(f"/api/v1/requests/{req_id}/approve", {})
-                    answers[req_id] = (res, time.monotonic())
+    def test_acme_issues_from_an_hsm_root(self):
+        """ACME on an HSM CA (issue 10: "works with HSM-backed CAs too"): a policy on the HSM
+        root's Web Server template, an EAB account, an order for a pre-approved name finalized;
+        the certificate comes back with its chain, was signed on the YubiKey through the link
+        (the appliance's audit says so) and verifies with openssl up to the HSM root."""
+        with self.hsm_root_running() as (env, r, ag, device):
+            rc, ca = self.rc, self.root_ca
+            res = rc.post("/api/v1/acme/policies", {
+                "name": "hsm web", "template_id": self.web_template(ca["id"])["id"],
+                "allowed_domains": ["*.hsm.example.test"],
+                "preapproved_domains": ["*.hsm.example.test"]})
+            self.assertEqual(res.status, 201, res.body)
+            res = rc.post("/api/v1/acme/eab", {"name": "hsm", "policy_id": res.json()["id"]})
+            self.assertEqual(res.status, 201, res.body)
+            eab = (res.json()["key_id"], res.json()["hmac_key"])
+            signed_before = len(link_signatures(self.ac))
+            c = acmetest.Client(f"{r.url}/acme/directory", acmetest.Key("ES256"))
+            self.assertEqual(c.register(eab=eab).status, 201)
+            res = c.new_order(["www.hsm.example.test"])
+            self.assertEqual(res.status, 201, res.body)
+            order = res.json()
+            self.assertEqual(order["status"], "ready")  # pre-approved: no challenge
+            der, _ = acmetest.csr_der(["www.hsm.example.test"])
+            res = c.post(order["finalize"], {"csr": acmetest.b64u(der)})
+            self.assertEqual(res.status, 200, res.body)
+            self.assertEqual(res.json()["status"], "valid")
+            chain = c.get(res.json()["certificate"])
+            self.assertEqual(chain.status, 200, chain.body)
+            certs = acmetest.load_chain(chain.body)
+            self.assertEqual(len(certs), 2)
+            leaf = self.write("acme-hsm.pem", certs[0].public_bytes(serialization.Encoding.PEM))
+            root = self.write("acme-hsm-root.pem", ca_pem(rc, ca))
+            out = self.openssl("verify", "-x509_strict", "-CAfile", root, "-purpose", "sslserver",
+                               leaf).stdout
+            self.assertIn(": OK", out)
+            self.assertGreater(len(link_signatures(self.ac)), signed_before)
 
-                threads = [threading.Thread(target=approve, args=(i,)) for i in ids]
-                for t in threads:
-                    t.start()
-                time.sleep(0.5)  # let the approvals reach the appliance (asserted below)
-                ag.kill()
-                killed = time.monotonic()
-                for t in threads:
-                    t.join(timeout=60)
-                env.delay(0, 0)
-                self.assertEqual(sorted(answers), sorted(ids))
-                refused = []
-                for req_id, (res, at) in answers.items():
-                    if res.status == 200:
-                        leaf = self.write(f"fault-{req_id}.pem", res.json()["certificate"]["pem"])
-                        self.openssl("verify", "-x509_strict", "-CAfile",
-                                     self.write("fault-root.pem", ca_pem(rc, ca)), leaf)
-                    else:
-                        relaytest.assert_error(self, res, 503, "appliance_offline")
-                        self.assertLess(at - killed, 3.0)
-                        refused.append(req_id)
-                # The card was slower than the kill: at least the first request was refused.
-                self.assertTrue(refused, {k: v[0].status for k, v in answers.items()})
-                for req_id in refused:
-                    got = rc.get(f"/api/v1/requests/{req_id}").json()
-                    self.assertEqual(got["status"], "pending", got)
-                # The appliance comes back (same identity); each refused request is issued once.
-                ag.start()
-                self.ac = linktest.agent_client(ag)
-                wait_key(self.ac, self.serial)  # (until then the appliance answers card_absent)
-                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
-                                  what="appliance back online")
-                for req_id in refused:
-                    res = rc.post(f"/api/v1/requests/{req_id}/approve", {})
-                    self.assertEqual(res.status, 200, res.body)
-                    res = rc.post(f"/api/v1/requests/{req_id}/approve", {})
-                    self.assertNotEqual(res.status, 200, res.body)  # not twice
-                certs = rc.get(f"/api/v1/cas/{ca['id']}/certificates?q=fault").json()[
-                    "certificates"]
-                names = sorted(c["subject"] for c in certs)
-                self.assertEqual(names, sorted(f"CN=fault{i}.example.com" for i in range(4)),
-                                 names)
-                self.assertEqual(len({c["serial"] for c in certs}), 4)
+    def test_appliance_killed_mid_issuance(self):
+        """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
+        signed on a slow card. Every caller gets a verified certificate or 503
+        appliance_offline at once (not the 10 s timeout); a refused request stays pending with
+        no certificate; once the appliance is back, approving it again issues it exactly once."""
+        with self.hsm_root_running() as (env, r, ag, device):
+            rc = self.rc
+            ca = self.root_ca
+            tpl = self.web_template(ca["id"])
+            ids = []
+            for i in range(4):
+                _, csr = relaytest.make_csr(self.work, f"fault{i}", f"/CN=fault{i}.example.com",
+                                            (f"DNS:fault{i}.example.com",))
+                res = rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
+                self.assertEqual(res.status, 201, res.body)
+                ids.append(res.json()["id"])
+            env.delay(0, 1500)  # a slow card: each signature is still under way at the kill
+            answers = {}
+
+            def approve(req_id):
+                c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
+                res = c.post(f"/api/v1/requests/{req_id}/approve", {})
+                answers[req_id] = (res, time.monotonic())
+
+            threads = [threading.Thread(target=approve, args=(i,)) for i in ids]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)  # let the approvals reach the appliance (asserted below)
+            ag.kill()
+            killed = time.monotonic()
+            for t in threads:
+                t.join(timeout=60)
+            env.delay(0, 0)
+            self.assertEqual(sorted(answers), sorted(ids))
+            refused = []
+            for req_id, (res, at) in answers.items():
+                if res.status == 200:
+                    leaf = self.write(f"fault-{req_id}.pem", res.json()["certificate"]["pem"])
+                    self.openssl("verify", "-x509_strict", "-CAfile",
+                                 self.write("fault-root.pem", ca_pem(rc, ca)), leaf)
+                else:
+                    relaytest.assert_error(self, res, 503, "appliance_offline")
+                    self.assertLess(at - killed, 3.0)
+                    refused.append(req_id)
+            # The card was slower than the kill: at least the first request was refused.
+            self.assertTrue(refused, {k: v[0].status for k, v in answers.items()})
+            for req_id in refused:
+                got = rc.get(f"/api/v1/requests/{req_id}").json()
+                self.assertEqual(got["status"], "pending", got)
+            # The appliance comes back (same identity); each refused request is issued once.
+            ag.start()
+            self.ac = linktest.agent_client(ag)
+            wait_key(self.ac, self.serial)  # (until then the appliance answers card_absent)
+            linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
+                              what="appliance back online")
+            for req_id in refused:
+                res = rc.post(f"/api/v1/requests/{req_id}/approve", {})
+                self.assertEqual(res.status, 200, res.body)
+                res = rc.post(f"/api/v1/requests/{req_id}/approve", {})
+                self.assertNotEqual(res.status, 200, res.body)  # not twice
+            certs = rc.get(f"/api/v1/cas/{ca['id']}/certificates?q=fault").json()[
+                "certificates"]
+            names = sorted(c["subject"] for c in certs)
+            self.assertEqual(names, sorted(f"CN=fault{i}.example.com" for i in range(4)),
+                             names)
+            self.assertEqual(len({c["serial"] for c in certs}), 4)
+
+
+def link_signatures(ac):
+    """The appliance's audit entries of certificates it signed for the relay (newest 200)."""
+    return [e for e in ac.get("/api/audit").json() if e.get("event") == "link.sign" and
+            e.get("detail", "").startswith("signed certificate")]
 
 
 def ca_pem(rc, ca):
