@@ -1,7 +1,10 @@
 #include "daemon/daemon.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -67,8 +70,19 @@ int pki_daemon_parse_args(const pki_daemon_info *info, int argc, char **argv, pk
     return 0;
 }
 
+/* jansson's memory is wiped before it is freed: the JSON parsed from a request body holds its
+ * passwords, PINs and keys in jansson's own strings, beyond the reach of the handler. */
+static void json_wiping_free(void *p)
+{
+    if (p) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
 void pki_daemon_harden(void)
 {
+    json_set_alloc_funcs(malloc, json_wiping_free);
     struct rlimit none = {0, 0};
     if (setrlimit(RLIMIT_CORE, &none) != 0)
         pki_warn("cannot disable core dumps: %m");

@@ -29,7 +29,8 @@ typedef struct {
  * 2 on a usage error (message printed to stderr). */
 int pki_daemon_parse_args(const pki_daemon_info *info, int argc, char **argv, pki_daemon_args *out);
 
-/* No core dumps, not ptrace-able by other users' processes, secrets stay in memory. */
+/* No core dumps, not ptrace-able by other users' processes, secrets stay in memory; jansson
+ * wipes what it frees (request JSON carries passwords, PINs and keys). */
 void pki_daemon_harden(void);
 
 /* SIGTERM and SIGINT set *stop and call wake(wake_arg) (e.g. httpd_wake); SIGPIPE ignored. */

@@ -72,16 +72,26 @@ struct httpd {
     int n_listeners;
 };
 
+/* Bodies carry secrets (passwords, PINs, keys in requests; an HMAC key or a PKCS#12 shown once
+ * in responses): wiped before their memory goes back to the allocator. */
+static void body_free(void *body, size_t len)
+{
+    if (body) {
+        explicit_bzero(body, len);
+        free(body);
+    }
+}
+
 static void response_reset(httpd_response *r)
 {
-    free(r->body);
+    body_free(r->body, r->body_len);
     memset(r, 0, sizeof *r);
 }
 
 int httpd_respond(httpd_response *resp, int status, const char *content_type, const void *body,
                   size_t len)
 {
-    free(resp->body);
+    body_free(resp->body, resp->body_len);
     resp->body = NULL;
     resp->body_len = 0;
     resp->status = status;
@@ -221,7 +231,7 @@ int httpd_respond_file(httpd_response *resp, const char *root, const char *relpa
         free(buf);
         return httpd_respond_error(resp, 500, "internal", "cannot read file");
     }
-    free(resp->body);
+    body_free(resp->body, resp->body_len);
     resp->body = buf;
     resp->body_len = got;
     resp->status = 200;
@@ -294,7 +304,7 @@ const char *httpd_query_param(const httpd_request *req, const char *name, char *
 
 static void conn_reset(struct conn *c)
 {
-    free(c->body);
+    body_free(c->body, c->body_cap);
     c->body = NULL;
     c->body_len = c->body_cap = 0;
     c->too_big = false;
@@ -405,7 +415,7 @@ static void drain_completed(httpd *h)
     pthread_mutex_unlock(&h->lock);
     while (list) {
         httpd_deferred *next = list->next;
-        free(list->resp.body);
+        body_free(list->resp.body, list->resp.body_len);
         free(list);
         list = next;
     }
@@ -583,9 +593,12 @@ static int append_body(struct conn *c, const void *in, size_t len)
         size_t cap = c->body_cap ? c->body_cap * 2 : 8192;
         while (cap < c->body_len + len)
             cap *= 2;
-        uint8_t *nb = realloc(c->body, cap);
+        uint8_t *nb = malloc(cap); /* not realloc: it could leave a copy behind unwiped */
         if (!nb)
             return -1;
+        if (c->body_len)
+            memcpy(nb, c->body, c->body_len);
+        body_free(c->body, c->body_cap);
         c->body = nb;
         c->body_cap = cap;
     }
