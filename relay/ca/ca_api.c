@@ -31,7 +31,7 @@ json_t *ca_json(relay_app *app, const store_ca *ca)
     return o;
 }
 
-static bool load(api_call *c, store_ca *ca)
+bool ca_load(api_call *c, store_ca *ca)
 {
     int64_t id;
     if (!api_param_id(c, 0, &id))
@@ -72,7 +72,7 @@ void ca_list(api_call *c)
 void ca_get(api_call *c)
 {
     store_ca ca;
-    if (!load(c, &ca))
+    if (!ca_load(c, &ca))
         return;
     json_t *o = ca_json(c->app, &ca);
     int64_t part_size = 0;
@@ -85,7 +85,7 @@ void ca_get(api_call *c)
 void ca_update(api_call *c)
 {
     store_ca ca;
-    if (!load(c, &ca))
+    if (!ca_load(c, &ca))
         return;
     const char *name, *cps, *skt;
     int64_t validity, refresh, part_size = 0;
@@ -150,7 +150,7 @@ done:
 void ca_delete(api_call *c)
 {
     store_ca ca;
-    if (!load(c, &ca))
+    if (!ca_load(c, &ca))
         return;
     char confirm[STORE_NAME_MAX + 1];
     if (ca.owner_id != c->user.id) {
@@ -219,7 +219,7 @@ static char *pem_chain(const uint8_t *der, size_t len, const char *label)
 void ca_download(api_call *c)
 {
     store_ca ca;
-    if (!load(c, &ca))
+    if (!ca_load(c, &ca))
         return;
     const char *what = strrchr(c->path, '/') + 1;
     char *pem = NULL;
@@ -265,7 +265,7 @@ void ca_download(api_call *c)
 void ca_renew_ocsp(api_call *c)
 {
     store_ca ca;
-    if (!load(c, &ca))
+    if (!ca_load(c, &ca))
         return;
     char err[300];
     int http = 500;

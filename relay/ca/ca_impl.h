@@ -22,6 +22,10 @@ int ca_check_cert(store *st, int64_t user_id, int64_t self_id, const uint8_t *sp
                   const char *cert_pem, const char *chain_pem, ca_checked *out, int *status,
                   const char **code, char *err, size_t errlen);
 
+/* The CA named by the request's first path parameter, if the caller may see it; answers 404
+ * / 500 itself and returns false otherwise. Release with store_ca_clear. */
+bool ca_load(api_call *c, store_ca *ca);
+
 /* The subject member of a create request (text or object, CN required); answers the request on
  * failure. */
 bool ca_subject_from_json(api_call *c, pki_name *n);

@@ -294,16 +294,9 @@ out:
 
 void ca_import_cert(api_call *c)
 {
-    int64_t id;
-    if (!api_param_id(c, 0, &id))
-        return;
     store_ca ca;
-    int rc = store_ca_get(c->st, c->user.id, id, &ca);
-    if (rc != STORE_OK) {
-        api_error(c, rc == STORE_NOT_FOUND ? 404 : 500,
-                  rc == STORE_NOT_FOUND ? "not_found" : "internal", "no such CA");
+    if (!ca_load(c, &ca))
         return;
-    }
     const char *cert_pem, *chain_pem;
     /* An HSM CA may take the certificate its appliance offered: then certificate_pem is
      * optional. */

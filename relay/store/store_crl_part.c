@@ -90,16 +90,7 @@ int store_crl_part_revoked(store *s, int64_t ca_id, int64_t part, store_revoked_
                                 "SELECT serial, revoked_at, reason FROM certificates "
                                 "WHERE ca_id=? AND crl_part=? AND revoked_at>0 ORDER BY id",
                                 "ii", ca_id, part);
-    if (!st)
-        return STORE_ERROR;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-               sqlite3_column_int(st, 2)) != 0)
-            break;
-    }
-    db_done(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    return store_sqlite_each_revoked(st, fn, ctx);
 }
 
 int store_crl_part_get(store *s, int64_t ca_id, int64_t part, uint8_t **der, size_t *len,

@@ -216,6 +216,11 @@ int store_cert_revoked(store *s, int64_t ca_id, store_revoked_fn fn, void *ctx)
                                 "SELECT serial, revoked_at, reason FROM certificates "
                                 "WHERE ca_id=? AND revoked_at>0 ORDER BY id",
                                 "i", ca_id);
+    return store_sqlite_each_revoked(st, fn, ctx);
+}
+
+int store_sqlite_each_revoked(sqlite3_stmt *st, store_revoked_fn fn, void *ctx)
+{
     if (!st)
         return STORE_ERROR;
     int rc;

@@ -16,6 +16,9 @@ extern const size_t STORE_MIGRATIONS_LEN;
 int store_sqlite_fail(store *s);
 /* Steps a single-row query; STORE_OK with the row current, STORE_NOT_FOUND, or STORE_ERROR. */
 int store_sqlite_row(sqlite3_stmt *st);
+/* Hands each row (serial, revoked_at, reason) of a prepared revocation query to fn, until fn
+ * returns non-zero; finishes the statement. STORE_OK or STORE_ERROR (also when st is NULL). */
+int store_sqlite_each_revoked(sqlite3_stmt *st, store_revoked_fn fn, void *ctx);
 /* Copies a text column into a fixed buffer (truncating safely). */
 void store_sqlite_text(sqlite3_stmt *st, int col, char *out, size_t outlen);
 
