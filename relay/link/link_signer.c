@@ -92,8 +92,9 @@ static link_session *choose(const link_signer_impl *c, size_t *which)
 }
 
 /* Seals p as a new sign request to the best online candidate and queues it; p joins the
- * waiting list. 0, or PKI_SIGN_ERR_OFFLINE / _INTERNAL (p is then not listed). */
-static int send_pending(pending *p)
+ * waiting list. 0, PKI_SIGN_ERR_OFFLINE when the chosen appliance went away while p was being
+ * sealed (or none is online), or _INTERNAL (p is then not listed). */
+static int send_pending_once(pending *p)
 {
     char name[LINK_NAME_MAX];
     uint8_t *cert = NULL;
@@ -157,6 +158,17 @@ static int send_pending(pending *p)
     }
     lws_cancel_service(lctx); /* the loop asks for a writable callback */
     return 0;
+}
+
+/* send_pending_once, chosen again when the appliance it picked went away in between (the loop
+ * drops a closed session on its own thread, so an API thread can pick one that is leaving):
+ * the request goes to another holder of the key rather than failing while one is online. */
+static int send_pending(pending *p)
+{
+    int rc = PKI_SIGN_ERR_OFFLINE;
+    for (size_t attempt = 0; attempt <= MAX_CANDIDATES && rc == PKI_SIGN_ERR_OFFLINE; attempt++)
+        rc = send_pending_once(p);
+    return rc;
 }
 
 static int link_sign(pki_signer *s, pki_sig_alg alg, const uint8_t *tbs, size_t tbs_len,

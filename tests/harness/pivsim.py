@@ -36,6 +36,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pkitest import free_port  # noqa: E402
+
 READER_NAME = "Yubico YubiKey OTP+FIDO+CCID"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 SLOTS_PER_READER = 2  # vpcd's compile-time VPCDSLOTS in Debian
@@ -63,21 +66,12 @@ def _reader_name(i):
 
 
 def _free_port_pair():
-    """A TCP port p such that p and p+1 are both free (vpcd listens on base+slot)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        if p >= 65535:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("0.0.0.0", p))
-                b.bind(("0.0.0.0", p + 1))
-            return p
-        except OSError:
-            continue
-    raise PcscEnvError("no free pair of TCP ports for vpcd")
+    """A TCP port p such that p and p+1 are both free (vpcd listens on base+slot), below the
+    ephemeral range so that re-inserting a key finds its port still free."""
+    try:
+        return free_port(2)
+    except RuntimeError as e:
+        raise PcscEnvError("no free pair of TCP ports for vpcd") from e
 
 
 def _find_piv_sim():

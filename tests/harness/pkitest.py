@@ -11,6 +11,7 @@ Environment (set by ctest through cmake/PkiTesting.cmake):
 """
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,11 +39,40 @@ def program(name):
     return path
 
 
-def free_port():
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(count=1):
+    """A loopback TCP port nobody listens on right now (with count > 1: the first of count
+    consecutive free ports).
+
+    Chosen below the kernel's ephemeral range: a daemon that a test stops and starts again on
+    the same port must find it free, and a port from the ephemeral range may meanwhile have
+    become the source port of some other test's outgoing connection (EADDRINUSE)."""
+    low, _ = _ephemeral_range()
+    top = min(low, 65536) - count
+    bottom = 10000 if top > 12000 else 1024
+    for _ in range(500):
+        p = random.randrange(bottom, top)
+        socks = []
+        try:
+            for i in range(count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("0.0.0.0", p + i))
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 def wait_for_port(port, host="127.0.0.1", timeout=20.0, proc=None):
