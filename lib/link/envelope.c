@@ -17,6 +17,7 @@
 #include <wolfssl/wolfcrypt/wc_port.h>
 
 #include "der/der_reader.h"
+#include "link/link_ephemeral.h"
 #include "link/link_rng.h"
 #include "pkix/pkix.h"
 #include "signer/soft_signer.h"
@@ -344,19 +345,19 @@ int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65])
  * validated once when it was loaded (pki_key_import), so the SignedData is made with a wolfCrypt
  * crypto-callback device instead: wolfSSL hands it the digest, the callback signs it with this
  * thread's identity (t_signing) in software, and everything else (hashing, RNG) falls back to
- * wolfSSL's own code. The SignedData is byte for byte what wolfSSL makes with the key. */
+ * wolfSSL's own code. The SignedData is byte for byte what wolfSSL makes with the key. The same
+ * device hands wolfSSL's KARI code the sender's kept ephemeral key when sealing
+ * (link_ephemeral.h). */
 #define LINK_SIGN_DEVID 0x4c4e4b31 /* "LNK1" */
 
 static __thread const link_identity *t_signing;
 static pthread_once_t devid_once = PTHREAD_ONCE_INIT;
 static int devid_ok;
 
-static int sign_callback(int devId, wc_CryptoInfo *info, void *ctx)
+static int sign_with_identity(wc_CryptoInfo *info)
 {
-    (void)devId;
-    (void)ctx;
     const link_identity *self = t_signing;
-    if (!self || info->algo_type != WC_ALGO_TYPE_PK || info->pk.type != WC_PK_TYPE_ECDSA_SIGN)
+    if (!self)
         return CRYPTOCB_UNAVAILABLE;
     ecc_key key;
     word32 idx = 0;
@@ -371,11 +372,26 @@ static int sign_callback(int devId, wc_CryptoInfo *info, void *ctx)
     return rc;
 }
 
+/* The device: signatures with the sending identity, and the sender's ephemeral key when
+ * sealing (link_ephemeral.h); wolfSSL's own code for everything else. */
+static int device_callback(int devId, wc_CryptoInfo *info, void *ctx)
+{
+    (void)devId;
+    (void)ctx;
+    if (info->algo_type != WC_ALGO_TYPE_PK)
+        return CRYPTOCB_UNAVAILABLE;
+    if (info->pk.type == WC_PK_TYPE_ECDSA_SIGN)
+        return sign_with_identity(info);
+    if (info->pk.type == WC_PK_TYPE_EC_KEYGEN)
+        return link_ephemeral_keygen(info);
+    return CRYPTOCB_UNAVAILABLE;
+}
+
 static void devid_register(void)
 {
     /* wolfCrypt_Init (reference-counted) readies the device table; nothing else here calls it. */
     devid_ok = wolfCrypt_Init() == 0 &&
-               wc_CryptoCb_RegisterDevice(LINK_SIGN_DEVID, sign_callback, NULL) == 0;
+               wc_CryptoCb_RegisterDevice(LINK_SIGN_DEVID, device_callback, NULL) == 0;
 }
 
 static void link_sign_device_init(void)
@@ -419,25 +435,34 @@ done:
     return rc;
 }
 
+/* The user keying material of every envelope: random, so that each message's key-encryption
+ * key is its own even while the sender's ephemeral key is kept (link_ephemeral.h). */
+#define UKM_LEN 32
+
 static int encrypt_to(const uint8_t *peer_cert, size_t peer_len, uint8_t *content, size_t len,
                       uint8_t **out, size_t *out_len)
 {
-    PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
+    link_sign_device_init();
+    PKCS7 *p7 = wc_PKCS7_New(NULL, devid_ok ? LINK_SIGN_DEVID : INVALID_DEVID);
     size_t cap = len + peer_len + 1024;
-    uint8_t *buf = malloc(cap);
-    int rc = LINK_ERR_INTERNAL;
-    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, NULL, 0) != 0 || !(p7->rng = link_thread_rng()))
+    uint8_t *buf = malloc(cap), ukm[UKM_LEN];
+    int rc = LINK_ERR_INTERNAL, n = -1;
+    if (!p7 || !buf || wc_PKCS7_InitWithCert(p7, NULL, 0) != 0 || !(p7->rng = link_thread_rng()) ||
+        wc_RNG_GenerateBlock(p7->rng, ukm, sizeof ukm) != 0 ||
+        link_ephemeral_begin(peer_cert, peer_len) != 0)
         goto done;
     p7->content = content;
     p7->contentSz = (word32)len;
     p7->contentOID = SIGNED_DATA;
     p7->encryptOID = AES256GCMb;
     if (wc_PKCS7_AddRecipient_KARI(p7, peer_cert, (word32)peer_len, AES256_WRAP,
-                                   dhSinglePass_stdDH_sha256kdf_scheme, NULL, 0, 0) < 0) {
+                                   dhSinglePass_stdDH_sha256kdf_scheme, ukm, sizeof ukm, 0) < 0) {
+        link_ephemeral_end();
         rc = LINK_ERR_MALFORMED; /* not a P-256 certificate */
         goto done;
     }
-    int n = wc_PKCS7_EncodeAuthEnvelopedData(p7, buf, (word32)cap);
+    n = wc_PKCS7_EncodeAuthEnvelopedData(p7, buf, (word32)cap);
+    link_ephemeral_end();
     if (n > 0) {
         *out = buf;
         *out_len = (size_t)n;

@@ -20,6 +20,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "link/link.h"
+#include "link/link_ephemeral.h"
 #include "util/timefmt.h"
 
 #define RELAY "relay:test"
@@ -406,6 +407,82 @@ static void expect_malformed(const link_msg *m_in, size_t patch_at, uint8_t valu
     free(der);
 }
 
+/* The originator's public key (X9.63, 65 octets) and the ukm (32 octets) of a sealed envelope,
+ * found by their encodings in the KeyAgreeRecipientInfo: originatorKey's BIT STRING
+ * (03 42 00 04 …) and ukm [1] EXPLICIT OCTET STRING (a1 22 04 20 …). */
+static void kari_fields(const uint8_t *env, size_t len, uint8_t point[65], uint8_t ukm[32])
+{
+    static const uint8_t point_tag[] = {0x03, 0x42, 0x00, 0x04};
+    static const uint8_t ukm_tag[] = {0xa1, 0x22, 0x04, 0x20};
+    int have_point = 0, have_ukm = 0;
+    for (size_t i = 0; i + 4 + 64 <= len; i++) {
+        if (!have_point && memcmp(env + i, point_tag, 4) == 0) {
+            memcpy(point, env + i + 3, 65);
+            have_point = 1;
+        } else if (!have_ukm && memcmp(env + i, ukm_tag, 4) == 0) {
+            memcpy(ukm, env + i + 4, 32);
+            have_ukm = 1;
+        }
+    }
+    assert_true(have_point);
+    assert_true(have_ukm);
+}
+
+static void seal_and_open_at_device(link_replay *replay, uint8_t point[65], uint8_t ukm[32])
+{
+    uint8_t *env, *content;
+    size_t env_len;
+    link_msg sent, got;
+    seal_sign_request(relay_id, device_id, DEVICE, 30, &env, &env_len, &sent);
+    kari_fields(env, env_len, point, ukm);
+    assert_int_equal(open_at_device(replay, env, env_len, &got, &content), LINK_OK);
+    free(content);
+    free(env);
+}
+
+/* A sender keeps its ephemeral key per recipient for a while (link_ephemeral.h): the same
+ * originator key on consecutive messages to one recipient, a fresh ukm on every message, a
+ * different key for another recipient, and a new key once the kept one is used up or
+ * forgotten. Every envelope opens. */
+static void test_kept_ephemeral_key(void **state)
+{
+    (void)state;
+    link_replay *replay = link_replay_open(":memory:", NULL, 0);
+    assert_non_null(replay);
+    link_ephemeral_forget_all();
+    uint8_t p1[65], u1[32], p2[65], u2[32];
+    seal_and_open_at_device(replay, p1, u1);
+    seal_and_open_at_device(replay, p2, u2);
+    assert_memory_equal(p1, p2, 65);
+    assert_memory_not_equal(u1, u2, 32);
+
+    /* To another recipient: another key. */
+    uint8_t *env;
+    size_t env_len;
+    link_msg sent;
+    seal_sign_request(relay_id, other_device, "device:0002", 30, &env, &env_len, &sent);
+    uint8_t po[65], uo[32];
+    kari_fields(env, env_len, po, uo);
+    assert_memory_not_equal(po, p1, 65);
+    free(env);
+
+    /* Used up: two were used above; the key changes on the use after the last allowed one. */
+    uint8_t p[65], u[32];
+    for (int i = 2; i < LINK_EPHEMERAL_MAX_USES; i++) {
+        seal_and_open_at_device(replay, p, u);
+        assert_memory_equal(p, p1, 65);
+    }
+    seal_and_open_at_device(replay, p, u);
+    assert_memory_not_equal(p, p1, 65);
+
+    /* Forgotten: a new one. */
+    uint8_t q[65];
+    link_ephemeral_forget_all();
+    seal_and_open_at_device(replay, q, u);
+    assert_memory_not_equal(q, p, 65);
+    link_replay_close(replay);
+}
+
 static void test_codec_strict(void **state)
 {
     (void)state;
@@ -459,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_peek_signer),
         cmocka_unit_test(test_device_name),
         cmocka_unit_test(test_codec_strict),
+        cmocka_unit_test(test_kept_ephemeral_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
