@@ -90,6 +90,10 @@ struct agent_link {
 
 /* Seals m to the relay and queues it; safe from any thread (wakes the loop). */
 void link_queue_msg(agent_link *l, const link_msg *m);
+/* The two halves of link_queue_msg: seal (NULL on failure), then queue (takes o; NULL is a
+ * no-op). A caller can do something in between, such as wait for its audit entry. */
+link_out *link_seal_msg(agent_link *l, const link_msg *m);
+void link_queue_out(agent_link *l, link_out *o);
 void link_on_sign_request(agent_link *l, const link_msg *m);
 
 int link_loop_attach(agent_link *l, struct lws_context *ctx);

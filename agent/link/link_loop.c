@@ -86,7 +86,7 @@ static int send_msg(agent_link *l, const link_msg *m)
     return 0;
 }
 
-void link_queue_msg(agent_link *l, const link_msg *m)
+link_out *link_seal_msg(agent_link *l, const link_msg *m)
 {
     uint8_t *env;
     size_t len;
@@ -96,16 +96,28 @@ void link_queue_msg(agent_link *l, const link_msg *m)
                                : LINK_ERR_INTERNAL;
     pthread_mutex_unlock(&l->lock);
     if (rc != LINK_OK)
-        return;
+        return NULL;
     link_out *o = malloc(sizeof *o + LWS_PRE + len);
     if (!o) {
         free(env);
-        return;
+        return NULL;
     }
     o->next = NULL;
     o->len = len;
     memcpy(o->data + LWS_PRE, env, len);
     free(env);
+    return o;
+}
+
+void link_queue_msg(agent_link *l, const link_msg *m)
+{
+    link_queue_out(l, link_seal_msg(l, m));
+}
+
+void link_queue_out(agent_link *l, link_out *o)
+{
+    if (!o)
+        return;
     pthread_mutex_lock(&l->lock);
     int stopping = l->stop;
     if (!stopping) {

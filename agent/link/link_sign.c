@@ -45,22 +45,45 @@ unsigned agent_link_allow_bit(const char *name)
     return 0;
 }
 
-/* Seals the answer and queues it; safe from any thread. */
-static void respond(agent_link *l, const link_msg *req, int status, const uint8_t *sig,
-                    size_t sig_len, const char *reason)
+/* The sealed answer (NULL on failure). */
+static link_out *seal_answer(agent_link *l, const link_msg *req, int status, const uint8_t *sig,
+                             size_t sig_len, const char *reason)
 {
     link_sign_resp r = {.status = status, .sig = sig, .sig_len = sig_len};
     snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : "");
     uint8_t *body;
     size_t len;
     if (link_sign_resp_encode(&r, &body, &len) != LINK_OK)
-        return;
+        return NULL;
     link_msg m;
     link_msg_reply(&m, req, LINK_MSG_SIGN_RESP, MSG_LIFETIME);
     m.body = body;
     m.body_len = len;
-    link_queue_msg(l, &m);
+    link_out *o = link_seal_msg(l, &m);
     free(body);
+    return o;
+}
+
+/* Seals the answer and queues it; safe from any thread. */
+static void respond(agent_link *l, const link_msg *req, int status, const uint8_t *sig,
+                    size_t sig_len, const char *reason)
+{
+    link_queue_out(l, seal_answer(l, req, status, sig, sig_len, reason));
+}
+
+/* The same, once the request's audit entry (ticket) is durable: the answer is sealed while
+ * the entry is synced, and a signature whose entry cannot be made durable never leaves. */
+static void respond_audited(agent_link *l, const link_msg *req, uint64_t ticket, int status,
+                            const uint8_t *sig, size_t sig_len, const char *reason)
+{
+    link_out *o = seal_answer(l, req, status, sig, sig_len, reason);
+    if (agent_state_wait_durable(l->st, ticket) == 0) {
+        link_queue_out(l, o);
+        return;
+    }
+    free(o);
+    pki_err("link: the audit entry of a sign request could not be written; answering a refusal");
+    respond(l, req, PKI_SIGN_ERR_INTERNAL, NULL, 0, "the appliance cannot write its audit log");
 }
 
 static int same_span(pki_span s, const uint8_t *p, size_t len)
@@ -215,10 +238,11 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     snprintf(detail, sizeof detail, "%s %s for CA %s: %s", status ? "refused" : "signed",
              status ? link_msg_type_name(j->req.type) : pki_tbs_kind_name(t.kind), j->req.ca_id,
              status ? why : "ok");
-    agent_state_audit(l->st, "relay", "link.sign", serial, slot_name, detail);
+    uint64_t ticket =
+        agent_state_audit_async(l->st, "relay", "link.sign", serial, slot_name, detail);
     if (status)
         pki_warn("link: sign request for %s/%s refused: %s", j->req.slot, j->req.ca_id, why);
-    respond(l, &j->req, status, sig, sig_len, why);
+    respond_audited(l, &j->req, ticket, status, sig, sig_len, why);
     free(sig);
     free(cert);
     pki_cert_free(pc);

@@ -13,19 +13,102 @@
 #include "log/log.h"
 #include "util/timefmt.h"
 
+/* Durability (group commit). The database runs with synchronous=NORMAL: a commit reaches the
+ * operating system at once (a crash of the agent loses nothing) and the WAL is made durable by
+ * the flusher thread, one fdatasync for every commit made meanwhile. A caller that must not go
+ * on before its change survives a power cut waits for it (agent_state_wait_durable); every
+ * call of this interface except agent_state_audit_async does so before it returns. The point
+ * is the link's signatures: the worker commits the audit entry, seals the answer while the
+ * flusher syncs, and sends only once the entry is durable: the same guarantee as an fdatasync
+ * per commit (synchronous=FULL), with the seal and the sync overlapped. */
 struct agent_state {
     sqlite3 *db;
     pthread_mutex_t lock;
+    char *wal_path;
+    pthread_mutex_t flush_lock; /* the fields below */
+    pthread_cond_t dirty, synced;
+    uint64_t committed, durable; /* commit counts: made, and known durable */
+    int flush_failed;            /* an fdatasync failed: no wait succeeds any more */
+    int stop, have_flusher;
+    pthread_t flusher;
 };
 
 static const char SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
+    "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS slots(serial INTEGER NOT NULL, slot TEXT NOT NULL,"
     " record TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(serial, slot));"
     "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,"
     " actor TEXT NOT NULL, event TEXT NOT NULL, serial INTEGER, slot TEXT, detail TEXT);";
+
+/* fdatasync of the WAL: makes every commit so far durable. 0, or -1 (logged). */
+static int sync_wal(agent_state *st)
+{
+    int fd = open(st->wal_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* no WAL (yet): nothing waits in one */
+    int rc = fdatasync(fd);
+    if (rc != 0)
+        pki_err("state: fdatasync of %s failed: %m", st->wal_path);
+    close(fd);
+    return rc == 0 ? 0 : -1;
+}
+
+static void *flusher_main(void *arg)
+{
+    agent_state *st = arg;
+    pthread_mutex_lock(&st->flush_lock);
+    for (;;) {
+        while (!st->stop && st->durable == st->committed)
+            pthread_cond_wait(&st->dirty, &st->flush_lock);
+        if (st->durable == st->committed)
+            break; /* stopping, and nothing left to sync */
+        uint64_t target = st->committed;
+        pthread_mutex_unlock(&st->flush_lock);
+        int rc = sync_wal(st);
+        pthread_mutex_lock(&st->flush_lock);
+        if (rc == 0)
+            st->durable = target;
+        else
+            st->flush_failed = 1;
+        pthread_cond_broadcast(&st->synced);
+        if (rc != 0)
+            break;
+    }
+    pthread_mutex_unlock(&st->flush_lock);
+    return NULL;
+}
+
+/* Counts a commit just made; returns its ticket for agent_state_wait_durable. */
+static uint64_t committed(agent_state *st)
+{
+    pthread_mutex_lock(&st->flush_lock);
+    uint64_t ticket = ++st->committed;
+    pthread_cond_signal(&st->dirty);
+    pthread_mutex_unlock(&st->flush_lock);
+    return ticket;
+}
+
+int agent_state_wait_durable(agent_state *st, uint64_t ticket)
+{
+    if (ticket == 0)
+        return -1;
+    pthread_mutex_lock(&st->flush_lock);
+    if (!st->have_flusher && st->durable < ticket) {
+        /* No flusher thread (it could not be started): sync here. */
+        pthread_mutex_unlock(&st->flush_lock);
+        int rc = sync_wal(st);
+        pthread_mutex_lock(&st->flush_lock);
+        if (rc == 0 && st->durable < ticket)
+            st->durable = ticket;
+    }
+    while (st->durable < ticket && !st->flush_failed)
+        pthread_cond_wait(&st->synced, &st->flush_lock);
+    int ok = st->durable >= ticket;
+    pthread_mutex_unlock(&st->flush_lock);
+    return ok ? 0 : -1;
+}
 
 agent_state *agent_state_open(const char *dir)
 {
@@ -45,6 +128,9 @@ agent_state *agent_state_open(const char *dir)
     if (!st)
         return NULL;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->flush_lock, NULL);
+    pthread_cond_init(&st->dirty, NULL);
+    pthread_cond_init(&st->synced, NULL);
     char *err = NULL;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
             SQLITE_OK ||
@@ -55,6 +141,13 @@ agent_state *agent_state_open(const char *dir)
         agent_state_close(st);
         return NULL;
     }
+    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(st->db, "main"));
+    if (!wal || !(st->wal_path = strdup(wal))) {
+        pki_err("state: %s: no WAL file name", path);
+        agent_state_close(st);
+        return NULL;
+    }
+    st->have_flusher = pthread_create(&st->flusher, NULL, flusher_main, st) == 0;
     return st;
 }
 
@@ -62,8 +155,19 @@ void agent_state_close(agent_state *st)
 {
     if (!st)
         return;
+    if (st->have_flusher) {
+        pthread_mutex_lock(&st->flush_lock);
+        st->stop = 1;
+        pthread_cond_signal(&st->dirty);
+        pthread_mutex_unlock(&st->flush_lock);
+        pthread_join(st->flusher, NULL); /* it syncs what is left first */
+    }
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->flush_lock);
+    pthread_cond_destroy(&st->dirty);
+    pthread_cond_destroy(&st->synced);
+    free(st->wal_path);
     free(st);
 }
 
@@ -114,12 +218,20 @@ char *agent_state_get(agent_state *st, const char *name)
     return v;
 }
 
+/* A write's result, once it is durable: 0, or -1. */
+static int durable(agent_state *st, int rc)
+{
+    if (rc != 0)
+        return rc;
+    return agent_state_wait_durable(st, committed(st));
+}
+
 int agent_state_set(agent_state *st, const char *name, const char *value)
 {
-    return exec1(st,
-                 "INSERT INTO settings(name,value) VALUES(?,?) ON CONFLICT(name) DO UPDATE "
-                 "SET value=excluded.value",
-                 "tt", NULL, name, value);
+    return durable(st, exec1(st,
+                             "INSERT INTO settings(name,value) VALUES(?,?) ON CONFLICT(name) DO "
+                             "UPDATE SET value=excluded.value",
+                             "tt", NULL, name, value));
 }
 
 static void now_text(char out[32])
@@ -152,22 +264,31 @@ int agent_state_slot_put(agent_state *st, uint32_t serial, const char *slot, jso
                    "updated=excluded.updated",
                    "ittt", NULL, (int64_t)serial, slot, text, now);
     free(text);
-    return rc;
+    return durable(st, rc);
 }
 
 int agent_state_slot_delete(agent_state *st, uint32_t serial, const char *slot)
 {
-    return exec1(st, "DELETE FROM slots WHERE serial=? AND slot=?", "it", NULL, (int64_t)serial,
-                 slot);
+    return durable(st, exec1(st, "DELETE FROM slots WHERE serial=? AND slot=?", "it", NULL,
+                             (int64_t)serial, slot));
+}
+
+uint64_t agent_state_audit_async(agent_state *st, const char *actor, const char *event,
+                                 uint32_t serial, const char *slot, const char *detail)
+{
+    char now[32];
+    now_text(now);
+    if (exec1(st, "INSERT INTO audit(at,actor,event,serial,slot,detail) VALUES(?,?,?,?,?,?)",
+              "tttitt", NULL, now, actor, event, (int64_t)serial, slot, detail) != 0)
+        return 0;
+    return committed(st);
 }
 
 int agent_state_audit(agent_state *st, const char *actor, const char *event, uint32_t serial,
                       const char *slot, const char *detail)
 {
-    char now[32];
-    now_text(now);
-    return exec1(st, "INSERT INTO audit(at,actor,event,serial,slot,detail) VALUES(?,?,?,?,?,?)",
-                 "tttitt", NULL, now, actor, event, (int64_t)serial, slot, detail);
+    return agent_state_wait_durable(
+        st, agent_state_audit_async(st, actor, event, serial, slot, detail));
 }
 
 json_t *agent_state_audit_list(agent_state *st, int limit)

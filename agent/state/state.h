@@ -1,6 +1,7 @@
 /* The agent's persistent state in SQLite (WAL): settings (the admin password hash), the
  * provisioning record of each slot, and the audit log. Every call is one statement or one
- * transaction, so a crash never leaves half a change. Thread-safe (one connection, a mutex). */
+ * transaction, so a crash never leaves half a change. Thread-safe (one connection, a mutex;
+ * a flusher thread makes commits durable). */
 #ifndef AGENT_STATE_H
 #define AGENT_STATE_H
 
@@ -23,9 +24,20 @@ json_t *agent_state_slot_get(agent_state *st, uint32_t serial, const char *slot)
 int agent_state_slot_put(agent_state *st, uint32_t serial, const char *slot, json_t *record);
 int agent_state_slot_delete(agent_state *st, uint32_t serial, const char *slot);
 
-/* Audit log: who did what to which key and slot. Never pass secrets. */
+/* Every write below returns once its change is durable (it would survive a power cut); see
+ * state.c on the group commit behind that. */
+
+/* Audit log: who did what to which key and slot. Never pass secrets. 0 once durable, or -1. */
 int agent_state_audit(agent_state *st, const char *actor, const char *event, uint32_t serial,
                       const char *slot, const char *detail);
+/* The same entry, committed (a crash of the agent keeps it) but not waited for: returns a
+ * ticket (0 when the entry could not be written) for agent_state_wait_durable, so the caller
+ * can do other work while the entry is synced. */
+uint64_t agent_state_audit_async(agent_state *st, const char *actor, const char *event,
+                                 uint32_t serial, const char *slot, const char *detail);
+/* Waits until the change with this ticket is durable: 0, or -1 when it cannot be made so (an
+ * fdatasync failed; the error is logged) or the ticket is 0. */
+int agent_state_wait_durable(agent_state *st, uint64_t ticket);
 /* The newest limit entries, newest first, as a JSON array. */
 json_t *agent_state_audit_list(agent_state *st, int limit);
 
