@@ -78,6 +78,9 @@ const char *httpd_query_param(const httpd_request *req, const char *name, char *
 int httpd_respond(httpd_response *resp, int status, const char *content_type, const void *body,
                   size_t len);
 int httpd_respond_text(httpd_response *resp, int status, const char *text);
+/* The same as httpd_respond with a malloc'd body the response takes over (no copy). */
+void httpd_respond_take(httpd_response *resp, int status, const char *content_type, uint8_t *body,
+                        size_t len);
 /* {"error":{"code":code,"message":message}} with the given status (ARCHITECTURE decision 9). */
 int httpd_respond_error(httpd_response *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -1,5 +1,6 @@
 #include "util/timefmt.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,22 @@ void pki_set_clock(int64_t (*clock_fn)(void))
     g_clock = clock_fn;
 }
 
+static const char *env_fake_now;
+
+static void read_fake_now(void)
+{
+    env_fake_now = getenv("PKI_FAKE_NOW");
+}
+
 int64_t pki_now(void)
 {
     if (g_clock)
         return g_clock();
-    const char *fake = getenv("PKI_FAKE_NOW");
+    /* Read once: the environment does not change under a running daemon, and this is on every
+     * request's path (an OCSP answer asks for the time). */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_fake_now);
+    const char *fake = env_fake_now;
     char buf[32];
     if (fake && fake[0] == '@') {
         /* "@path": the clock is the number in that file, read at every call, so a test can

@@ -50,10 +50,10 @@ bool ocsp_is_path(const char *path)
     return split(path, &id, &b64);
 }
 
-static void answer(httpd_response *resp, const uint8_t *der, size_t len, bool get,
-                   int64_t valid_until)
+/* Answers with der, which the response takes over. */
+static void answer(httpd_response *resp, uint8_t *der, size_t len, bool get, int64_t valid_until)
 {
-    httpd_respond(resp, 200, "application/ocsp-response", der, len);
+    httpd_respond_take(resp, 200, "application/ocsp-response", der, len);
     if (get && valid_until) {
         int64_t age = valid_until - pki_now();
         char cc[96];
@@ -78,10 +78,12 @@ static void run_job(void *thread_ctx, void *arg)
     if (j->token) {
         httpd_response r;
         memset(&r, 0, sizeof r);
-        if (der)
+        if (der) {
             answer(&r, der, len, j->get, valid_until);
-        else
+            der = NULL;
+        } else {
             httpd_respond_error(&r, 500, "internal", "cannot answer");
+        }
         httpd_complete(j->token, &r);
     }
     free(der);
@@ -184,7 +186,6 @@ void ocsp_handle(relay_app *app, const httpd_request *req, httpd_response *resp)
         if (ocsp_cache_lookup(ca_id, r.ids[0].certid_der, r.ids[0].certid_len, now, &cached, &clen,
                               &expires, &refresh) == 0) {
             answer(resp, cached, clen, get, expires);
-            free(cached);
             if (refresh)
                 submit(app, req, ca_id, der, len, get, true);
             free(decoded);
