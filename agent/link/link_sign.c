@@ -73,8 +73,8 @@ static void respond(agent_link *l, const link_msg *req, int status, const uint8_
 
 /* The same, once the request's audit entry (ticket) is durable: the answer is sealed while
  * the entry is synced, and a signature whose entry cannot be made durable never leaves. */
-static void respond_audited(agent_link *l, const link_msg *req, uint64_t ticket, int status,
-                            const uint8_t *sig, size_t sig_len, const char *reason)
+static void respond_audited(agent_link *l, const link_msg *req, int64_t audit_id, uint64_t ticket,
+                            int status, const uint8_t *sig, size_t sig_len, const char *reason)
 {
     link_out *o = seal_answer(l, req, status, sig, sig_len, reason);
     if (agent_state_wait_durable(l->st, ticket) == 0) {
@@ -82,6 +82,9 @@ static void respond_audited(agent_link *l, const link_msg *req, uint64_t ticket,
         return;
     }
     free(o);
+    /* Committed, even if it may not survive a power cut: the entry says what happened. */
+    agent_state_audit_finish(l->st, audit_id,
+                             "withheld: the audit log cannot be made durable, nothing was sent");
     pki_err("link: the audit entry of a sign request could not be written; answering a refusal");
     respond(l, req, PKI_SIGN_ERR_INTERNAL, NULL, 0, "the appliance cannot write its audit log");
 }
@@ -197,6 +200,26 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     pki_key_type type = 0;
     pki_cert *pc = NULL;
     char perr[128];
+    /* The audit entry first, so that its sync overlaps the checks and the card's work: a
+     * signature never leaves before an entry for it survives a power cut. */
+    char detail[900];
+    snprintf(detail, sizeof detail, "%s for CA %s: under way", link_msg_type_name(j->req.type),
+             j->req.ca_id);
+    uint64_t ticket;
+    int64_t audit_id =
+        agent_state_audit_begin(l->st, "relay", "link.sign", serial, slot_name, detail, &ticket);
+    if (!audit_id || !agent_state_durable_ok(l->st)) {
+        /* Before the card signs anything. */
+        pki_err("link: the audit entry of a sign request could not be written; refusing it");
+        if (audit_id)
+            agent_state_audit_finish(l->st, audit_id,
+                                     "refused: the audit log cannot be made durable");
+        respond(l, &j->req, PKI_SIGN_ERR_INTERNAL, NULL, 0,
+                "the appliance cannot write its audit log");
+        free(j->tbs);
+        free(j);
+        return YK_SAME;
+    }
     if (!yk) {
         status = PKI_SIGN_ERR_CARD_ABSENT;
         snprintf(why, sizeof why, "YubiKey %u was removed", serial);
@@ -234,15 +257,14 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
     }
     /* Every request is in the audit log, signed or refused; never the bytes, only what they
      * are. */
-    char detail[900];
     snprintf(detail, sizeof detail, "%s %s for CA %s: %s", status ? "refused" : "signed",
              status ? link_msg_type_name(j->req.type) : pki_tbs_kind_name(t.kind), j->req.ca_id,
              status ? why : "ok");
-    uint64_t ticket =
-        agent_state_audit_async(l->st, "relay", "link.sign", serial, slot_name, detail);
+    if (agent_state_audit_finish(l->st, audit_id, detail) != 0)
+        pki_err("link: cannot record the outcome of a sign request in the audit log");
     if (status)
         pki_warn("link: sign request for %s/%s refused: %s", j->req.slot, j->req.ca_id, why);
-    respond_audited(l, &j->req, ticket, status, sig, sig_len, why);
+    respond_audited(l, &j->req, audit_id, ticket, status, sig, sig_len, why);
     free(sig);
     free(cert);
     pki_cert_free(pc);

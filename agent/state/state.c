@@ -90,6 +90,14 @@ static uint64_t committed(agent_state *st)
     return ticket;
 }
 
+bool agent_state_durable_ok(agent_state *st)
+{
+    pthread_mutex_lock(&st->flush_lock);
+    bool ok = !st->flush_failed;
+    pthread_mutex_unlock(&st->flush_lock);
+    return ok;
+}
+
 int agent_state_wait_durable(agent_state *st, uint64_t ticket)
 {
     if (ticket == 0)
@@ -273,22 +281,54 @@ int agent_state_slot_delete(agent_state *st, uint32_t serial, const char *slot)
                              (int64_t)serial, slot));
 }
 
-uint64_t agent_state_audit_async(agent_state *st, const char *actor, const char *event,
-                                 uint32_t serial, const char *slot, const char *detail)
+int64_t agent_state_audit_begin(agent_state *st, const char *actor, const char *event,
+                                uint32_t serial, const char *slot, const char *detail,
+                                uint64_t *ticket)
 {
     char now[32];
     now_text(now);
-    if (exec1(st, "INSERT INTO audit(at,actor,event,serial,slot,detail) VALUES(?,?,?,?,?,?)",
-              "tttitt", NULL, now, actor, event, (int64_t)serial, slot, detail) != 0)
-        return 0;
-    return committed(st);
+    *ticket = 0;
+    /* The insert and its row id under one hold of the lock: exec1 would let another insert
+     * come in between. */
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    int64_t id = 0;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO audit(at,actor,event,serial,slot,detail) "
+                           "VALUES(?,?,?,?,?,?)",
+                           -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_text(s, 2, actor, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_text(s, 3, event, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_int64(s, 4, (int64_t)serial) == SQLITE_OK &&
+        sqlite3_bind_text(s, 5, slot, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_text(s, 6, detail, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_DONE)
+        id = sqlite3_last_insert_rowid(st->db);
+    else
+        pki_err("state: %s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    if (id > 0)
+        *ticket = committed(st);
+    return id;
+}
+
+int agent_state_audit_finish(agent_state *st, int64_t id, const char *detail)
+{
+    if (exec1(st, "UPDATE audit SET detail=? WHERE id=?", "ti", NULL, detail, id) != 0)
+        return -1;
+    committed(st);
+    return 0;
 }
 
 int agent_state_audit(agent_state *st, const char *actor, const char *event, uint32_t serial,
                       const char *slot, const char *detail)
 {
-    return agent_state_wait_durable(
-        st, agent_state_audit_async(st, actor, event, serial, slot, detail));
+    uint64_t ticket;
+    if (agent_state_audit_begin(st, actor, event, serial, slot, detail, &ticket) == 0)
+        return -1;
+    return agent_state_wait_durable(st, ticket);
 }
 
 json_t *agent_state_audit_list(agent_state *st, int limit)

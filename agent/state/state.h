@@ -6,6 +6,7 @@
 #define AGENT_STATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct agent_state agent_state;
@@ -30,14 +31,22 @@ int agent_state_slot_delete(agent_state *st, uint32_t serial, const char *slot);
 /* Audit log: who did what to which key and slot. Never pass secrets. 0 once durable, or -1. */
 int agent_state_audit(agent_state *st, const char *actor, const char *event, uint32_t serial,
                       const char *slot, const char *detail);
-/* The same entry, committed (a crash of the agent keeps it) but not waited for: returns a
- * ticket (0 when the entry could not be written) for agent_state_wait_durable, so the caller
- * can do other work while the entry is synced. */
-uint64_t agent_state_audit_async(agent_state *st, const char *actor, const char *event,
-                                 uint32_t serial, const char *slot, const char *detail);
+/* Write-ahead audit for an operation whose outcome comes later: begin inserts the entry
+ * (detail saying it is under way) and returns its id (0 on failure) and the ticket of that
+ * insert; finish replaces the detail with the outcome, committed but not waited for. A caller
+ * that must not act before the entry survives a power cut waits for the ticket: a power cut
+ * before the outcome is durable leaves the entry saying the operation was under way, never no
+ * entry at all. */
+int64_t agent_state_audit_begin(agent_state *st, const char *actor, const char *event,
+                                uint32_t serial, const char *slot, const char *detail,
+                                uint64_t *ticket);
+int agent_state_audit_finish(agent_state *st, int64_t id, const char *detail);
 /* Waits until the change with this ticket is durable: 0, or -1 when it cannot be made so (an
  * fdatasync failed; the error is logged) or the ticket is 0. */
 int agent_state_wait_durable(agent_state *st, uint64_t ticket);
+/* False once a sync has failed: from then on nothing written is known to be durable, and
+ * nothing that needs it should start (the failure is sticky until the agent restarts). */
+bool agent_state_durable_ok(agent_state *st);
 /* The newest limit entries, newest first, as a JSON array. */
 json_t *agent_state_audit_list(agent_state *st, int limit);
 

@@ -110,6 +110,13 @@ class LinkAuditSync(unittest.TestCase):
                 # The refusal came from the appliance over the link (the relay logs its reason).
                 linktest.wait_for(lambda: REASON in r.output(), what="the relay's log of it")
                 self.assertTrue(linktest.appliances(rc)[device]["online"])
+                # The entry says what happened (committed, if not durable): the signature was
+                # withheld, or, when the failed sync came before the card was asked, the request
+                # was refused without signing. Which one depends on when the flusher's sync ran.
+                signs = link_signs()
+                self.assertEqual(len(signs), before + 2, signs)
+                self.assertTrue(signs[0]["detail"].startswith(("withheld", "refused")), signs[0])
+                self.assertIn("audit log", signs[0]["detail"])
 
                 # 3. Sticky: with the disk "back", signing stays refused.
                 os.unlink(trigger)
@@ -118,6 +125,11 @@ class LinkAuditSync(unittest.TestCase):
                 self.assertNotIn("signature", res.json())
                 linktest.wait_for(lambda: r.output().count(REASON) >= 2,
                                   what="the relay's log of the second refusal")
+                # Refused before the card was asked: the entry says so.
+                signs = link_signs()
+                self.assertEqual(len(signs), before + 3, signs)
+                self.assertTrue(signs[0]["detail"].startswith("refused"), signs[0])
+                self.assertIn("audit log", signs[0]["detail"])
                 print(f"refusal: {e['message']}")
 
 
