@@ -527,17 +527,32 @@ done:
     return rc;
 }
 
-/* The certificates field of a SignedData: its elements, counted; the first returned. */
-static int signed_data_certs(const uint8_t *der, size_t len, pki_der_item *first, int *count)
+/* Where a SignedData's parts are, for taking its certificates field out (without_certs). */
+typedef struct {
+    pki_der_item oid, wrapper, sd, certs; /* certs.raw is NULL when there is no such field */
+    int plain;                            /* ContentInfo is exactly OID + [0] { SignedData } */
+} signed_data_layout;
+
+/* The certificates field of a SignedData: its elements, counted; the first returned. With
+ * layout, also where the parts of the structure are. */
+static int signed_data_certs_at(const uint8_t *der, size_t len, pki_der_item *first, int *count,
+                                signed_data_layout *layout)
 {
-    pki_der_item top, it, sd;
-    pki_der ci, s, certs;
+    pki_der_item top, it, sd, oid, wrapper;
+    pki_der ci, s, certs, w;
     *count = 0;
     if (pki_der_single(der, len, &top) || top.tag != PKI_DER_SEQUENCE || pki_der_enter(&top, &ci) ||
-        pki_der_expect(&ci, PKI_DER_OID, &it) || !pki_der_oid_is(&it, "1.2.840.113549.1.7.2") ||
-        pki_der_expect(&ci, PKI_DER_CTX_CONS(0), &it) || pki_der_enter(&it, &s) ||
-        pki_der_expect(&s, PKI_DER_SEQUENCE, &sd) || pki_der_enter(&sd, &s))
+        pki_der_expect(&ci, PKI_DER_OID, &oid) || !pki_der_oid_is(&oid, "1.2.840.113549.1.7.2") ||
+        pki_der_expect(&ci, PKI_DER_CTX_CONS(0), &wrapper) || pki_der_enter(&wrapper, &w) ||
+        pki_der_expect(&w, PKI_DER_SEQUENCE, &sd) || pki_der_enter(&sd, &s))
         return -1;
+    if (layout) {
+        memset(layout, 0, sizeof *layout);
+        layout->oid = oid;
+        layout->wrapper = wrapper;
+        layout->sd = sd;
+        layout->plain = pki_der_at_end(&ci) && pki_der_at_end(&w);
+    }
     /* version, digestAlgorithms, encapContentInfo */
     if (pki_der_expect(&s, PKI_DER_INTEGER, &it) || pki_der_expect(&s, PKI_DER_SET, &it) ||
         pki_der_expect(&s, PKI_DER_SEQUENCE, &it))
@@ -545,6 +560,8 @@ static int signed_data_certs(const uint8_t *der, size_t len, pki_der_item *first
     int r = pki_der_optional(&s, PKI_DER_CTX_CONS(0), &it);
     if (r)
         return r < 0 ? -1 : 0;
+    if (layout)
+        layout->certs = it;
     if (pki_der_enter(&it, &certs))
         return -1;
     pki_der_item c;
@@ -555,6 +572,146 @@ static int signed_data_certs(const uint8_t *der, size_t len, pki_der_item *first
             *first = c;
     }
     return r < 0 ? -1 : 0;
+}
+
+static int signed_data_certs(const uint8_t *der, size_t len, pki_der_item *first, int *count)
+{
+    return signed_data_certs_at(der, len, first, count, NULL);
+}
+
+/* A DER identifier and definite length at p; returns the octets written (at most 6). */
+static size_t put_header(uint8_t *p, uint8_t tag, size_t len)
+{
+    size_t n = 0;
+    p[n++] = tag;
+    if (len < 0x80) {
+        p[n++] = (uint8_t)len;
+        return n;
+    }
+    uint8_t octets = 0;
+    for (size_t v = len; v; v >>= 8)
+        octets++;
+    p[n++] = (uint8_t)(0x80 | octets);
+    for (int i = octets - 1; i >= 0; i--)
+        p[n++] = (uint8_t)(len >> (8 * i));
+    return n;
+}
+
+static size_t header_len(size_t len)
+{
+    uint8_t scratch[8];
+    return put_header(scratch, 0, len);
+}
+
+/* The SignedData of layout without its certificates field. The signature does not cover that
+ * field, so what verifies is unchanged; wolfSSL then takes the signer's key from the PKCS7 it
+ * is given (a per-peer template) instead of parsing and fully validating the embedded
+ * certificate on every message. 0, or -1 (out of memory, or a layout this does not rebuild). */
+static int without_certs(const signed_data_layout *l, uint8_t **out, size_t *out_len)
+{
+    if (!l->plain || !l->certs.raw)
+        return -1;
+    const uint8_t *sd_end = l->sd.val + l->sd.len;
+    const uint8_t *cut = l->certs.raw, *cut_end = l->certs.raw + l->certs.raw_len;
+    size_t sd_len = l->sd.len - l->certs.raw_len;
+    size_t sd_total = header_len(sd_len) + sd_len;
+    size_t ci_len = l->oid.raw_len + header_len(sd_total) + sd_total;
+    size_t total = header_len(ci_len) + ci_len;
+    uint8_t *buf = malloc(total), *p = buf;
+    if (!buf)
+        return -1;
+    p += put_header(p, PKI_DER_SEQUENCE, ci_len);
+    memcpy(p, l->oid.raw, l->oid.raw_len);
+    p += l->oid.raw_len;
+    p += put_header(p, PKI_DER_CTX_CONS(0), sd_total);
+    p += put_header(p, PKI_DER_SEQUENCE, sd_len);
+    memcpy(p, l->sd.val, (size_t)(cut - l->sd.val));
+    p += cut - l->sd.val;
+    memcpy(p, cut_end, (size_t)(sd_end - cut_end));
+    p += sd_end - cut_end;
+    *out = buf;
+    *out_len = (size_t)(p - buf);
+    return 0;
+}
+
+/* ---- Per-peer templates: a PKCS7 made with wc_PKCS7_InitWithCert(peer) once ----------------
+ * Kept for the life of the process (a message being verified may use a copy at any time); at
+ * most PEER_TEMPLATES peers, beyond which verification takes the slow path. */
+#define PEER_TEMPLATES 64
+
+typedef struct {
+    uint8_t digest[WC_SHA256_DIGEST_SIZE];
+    uint8_t *cert;
+    size_t cert_len;
+    PKCS7 tmpl;
+} peer_template;
+
+static peer_template g_peers[PEER_TEMPLATES];
+static size_t g_npeers;
+static pthread_mutex_t g_peers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const peer_template *peer_template_for(const uint8_t *cert, size_t len)
+{
+    uint8_t digest[WC_SHA256_DIGEST_SIZE];
+    if (wc_Sha256Hash(cert, (word32)len, digest) != 0)
+        return NULL;
+    const peer_template *found = NULL;
+    pthread_mutex_lock(&g_peers_lock);
+    for (size_t i = 0; i < g_npeers && !found; i++)
+        if (memcmp(g_peers[i].digest, digest, sizeof digest) == 0)
+            found = &g_peers[i];
+    if (!found && g_npeers < PEER_TEMPLATES) {
+        peer_template *e = &g_peers[g_npeers];
+        memset(&e->tmpl, 0, sizeof e->tmpl); /* wc_PKCS7_Init keeps isDynamic from it */
+        if ((e->cert = malloc(len)) != NULL) {
+            memcpy(e->cert, cert, len);
+            if (wc_PKCS7_Init(&e->tmpl, NULL, INVALID_DEVID) == 0 &&
+                wc_PKCS7_InitWithCert(&e->tmpl, e->cert, (word32)len) == 0) {
+                memcpy(e->digest, digest, sizeof digest);
+                e->cert_len = len;
+                found = e;
+                g_npeers++;
+            } else {
+                wc_PKCS7_Free(&e->tmpl);
+                free(e->cert);
+                e->cert = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_peers_lock);
+    return found;
+}
+
+/* The fast path of link_verify: the SignedData's one certificate is the pinned one, so the
+ * signature is verified with the pinned key from its template. LINK_OK with *content set, a
+ * LINK_ERR_* of verification, or 1: not taken (the caller goes the slow way). */
+static int verify_pinned(const signed_data_layout *l, const uint8_t *pinned_cert, size_t pinned_len,
+                         uint8_t **content, size_t *content_len)
+{
+    const peer_template *t = peer_template_for(pinned_cert, pinned_len);
+    uint8_t *in = NULL;
+    size_t in_len;
+    if (!t || without_certs(l, &in, &in_len) != 0)
+        return 1;
+    PKCS7 p7s, *p7 = &p7s;
+    *p7 = t->tmpl;
+    p7->isDynamic = 0; /* on our stack */
+    p7->certList = NULL;
+    int rc;
+    if (wc_PKCS7_VerifySignedData(p7, in, (word32)in_len) != 0)
+        rc = LINK_ERR_SIGNATURE;
+    else if (!p7->content || p7->contentSz == 0)
+        rc = LINK_ERR_MALFORMED;
+    else if (!(*content = malloc(p7->contentSz)))
+        rc = LINK_ERR_INTERNAL;
+    else {
+        memcpy(*content, p7->content, p7->contentSz);
+        *content_len = p7->contentSz;
+        rc = LINK_OK;
+    }
+    wc_PKCS7_Free(p7);
+    free(in);
+    return rc;
 }
 
 int link_peek_signer(const uint8_t *signed_der, size_t signed_len, uint8_t **cert, size_t *cert_len)
@@ -575,9 +732,24 @@ int link_verify(const uint8_t *signed_der, size_t signed_len, const uint8_t *pin
 {
     pki_der_item first;
     int count;
+    signed_data_layout layout;
     /* Exactly one certificate, so the key that verifies is the certificate compared below. */
-    if (signed_data_certs(signed_der, signed_len, &first, &count) || count != 1)
+    if (signed_data_certs_at(signed_der, signed_len, &first, &count, &layout) || count != 1)
         return LINK_ERR_MALFORMED;
+    if (first.raw_len == pinned_len && memcmp(first.raw, pinned_cert, pinned_len) == 0) {
+        uint8_t *copy = NULL;
+        size_t copy_len = 0;
+        int fast = verify_pinned(&layout, pinned_cert, pinned_len, &copy, &copy_len);
+        if (fast != 1) {
+            if (fast == LINK_OK && (fast = link_msg_decode(copy, copy_len, m)) == LINK_OK) {
+                *content = copy;
+                *content_len = copy_len;
+                return LINK_OK;
+            }
+            free(copy);
+            return fast;
+        }
+    }
     PKCS7 *p7 = wc_PKCS7_New(NULL, INVALID_DEVID);
     uint8_t *in = malloc(signed_len);
     int rc = LINK_ERR_INTERNAL;

@@ -242,6 +242,20 @@ static void test_forged_signature(void **state)
                      LINK_ERR_SIGNATURE);
     assert_null(c2);
     free(signed_der);
+
+    /* And one with an octet of the signed message changed (the sender's name). */
+    assert_int_equal(link_unwrap(device_id, env2, env2_len, &signed_der, &signed_len), LINK_OK);
+    uint8_t *at = memmem(signed_der, signed_len, RELAY, strlen(RELAY));
+    assert_non_null(at);
+    at[0] ^= 0x20; /* "relay:test" -> "Relay:test" */
+    assert_int_equal(link_verify(signed_der, signed_len, relay_cert, relay_len, &got, &c2, &c2_len),
+                     LINK_ERR_SIGNATURE);
+    assert_null(c2);
+    at[0] ^= 0x20; /* restored, it verifies: the change alone made the difference */
+    assert_int_equal(link_verify(signed_der, signed_len, relay_cert, relay_len, &got, &c2, &c2_len),
+                     LINK_OK);
+    free(c2);
+    free(signed_der);
     free(env2);
     pki_secret_free(mkey, mkey_len);
     free(msg);
