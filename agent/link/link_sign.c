@@ -96,7 +96,7 @@ static int same_span(pki_span s, const uint8_t *p, size_t len)
 
 /* The veto: kind allowed, issuer (or responder) is the slot's CA. 0, or a reason in why. */
 static int check_policy(agent_link *l, const sign_job *j, const uint8_t *cert, size_t cert_len,
-                        pki_tbs_info *t, char *why, size_t whylen)
+                        const pki_span *spki, pki_tbs_info *t, char *why, size_t whylen)
 {
     char err[256];
     if (pki_tbs_inspect(j->tbs, j->tbs_len, t, err, sizeof err) != 0) {
@@ -125,6 +125,18 @@ static int check_policy(agent_link *l, const sign_job *j, const uint8_t *cert, s
         pki_issuer_free(&is);
         snprintf(why, whylen, "the %s names another issuer than the CA in slot %02x",
                  pki_tbs_kind_name(t->kind), j->slot);
+        return -1;
+    }
+    /* A responder named byKey must be the slot's key (SHA-1 of its subjectPublicKey). */
+    uint8_t key_hash[20];
+    if (t->kind == PKI_TBS_OCSP_RESPONSE && t->responder_key_hash.len > 0 &&
+        (pki_key_id_from_spki(spki->p, spki->len, key_hash) != 0 ||
+         !same_span(t->responder_key_hash, key_hash, sizeof key_hash))) {
+        pki_issuer_free(&is);
+        snprintf(why, whylen,
+                 "the ocsp response names another responder key than the CA in "
+                 "slot %02x",
+                 j->slot);
         return -1;
     }
     /* The authority key identifier, when both sides have one, must be the slot key's. */
@@ -234,7 +246,7 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
             snprintf(why, sizeof why, "slot %s of YubiKey %u holds no CA certificate", slot_name,
                      serial);
         }
-    } else if (check_policy(l, j, cert, cert_len, &t, why, sizeof why) != 0) {
+    } else if (check_policy(l, j, cert, cert_len, &pc->spki, &t, why, sizeof why) != 0) {
         status = PKI_SIGN_ERR_POLICY;
     } else if (!pki_sig_alg_fits_key(j->alg, type)) {
         status = PKI_SIGN_ERR_BAD_ALG;

@@ -16,6 +16,7 @@ import unittest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 import linktest
@@ -63,6 +64,43 @@ def tbs_cert(issuer, ca_key_id):
             .add_extension(x509.AuthorityKeyIdentifier(ca_key_id, None, None), False)
             .sign(k, hashes.SHA256()))
     return cert.tbs_certificate_bytes
+
+
+def key_hash(public_key):
+    """An OCSP responder's byKey: SHA-1 of its subjectPublicKey (RFC 6960)."""
+    h = hashes.Hash(hashes.SHA1())
+    h.update(public_key.public_bytes(serialization.Encoding.X962,
+                                     serialization.PublicFormat.UncompressedPoint))
+    return h.finalize()
+
+
+def tbs_ocsp(ca, responder_key):
+    """OCSP ResponseData for a certificate of ca, the responder named byKey: responder_key's.
+    python3-cryptography signs only with the responder's own key, so the response is made with
+    a throwaway responder and its key hash then replaced (same length, still DER)."""
+    k = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "throwaway responder")])
+    throwaway = (x509.CertificateBuilder().issuer_name(name).subject_name(name)
+                 .public_key(k.public_key()).serial_number(x509.random_serial_number())
+                 .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                 .sign(k, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().issuer_name(ca.subject)
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf.example")]))
+            .public_key(k.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .sign(k, hashes.SHA256()))
+    resp = (ocsp.OCSPResponseBuilder()
+            .add_response(cert=leaf, issuer=ca, algorithm=hashes.SHA1(),
+                          cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now,
+                          next_update=now + datetime.timedelta(hours=1), revocation_time=None,
+                          revocation_reason=None)
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, throwaway)
+            .sign(k, hashes.SHA256()))
+    tbs = resp.tbs_response_bytes
+    by_key = b"\xa2\x16\x04\x14" + key_hash(k.public_key())
+    assert tbs.count(by_key) == 1
+    return tbs.replace(by_key, b"\xa2\x16\x04\x14" + key_hash(responder_key))
 
 
 def tbs_csr():
@@ -160,6 +198,16 @@ class LinkSign(unittest.TestCase):
                 self.assertEqual(res.status, 200, res.body)
                 res = sign(tbs_csr())  # the default policy signs certificates, CRLs, OCSP only
                 relaytest.assert_error(self, res, 403, "policy_refused")
+                # An OCSP response whose responder is named by key: the slot's key is signed,
+                # another key is refused.
+                tbs = tbs_ocsp(ca, ca.public_key())
+                res = sign(tbs)
+                self.assertEqual(res.status, 200, res.body)
+                ca.public_key().verify(base64.b64decode(res.json()["signature"]), tbs,
+                                       ec.ECDSA(hashes.SHA256()))
+                other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+                res = sign(tbs_ocsp(ca, other_key))
+                relaytest.assert_error(self, res, 403, "policy_refused")
                 stranger = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
                     serialization.Encoding.PEM,
                     serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -179,6 +227,7 @@ class LinkSign(unittest.TestCase):
                 self.assertIn("another issuer", details)
                 self.assertIn("another authority key", details)
                 self.assertIn("does not allow signing a csr", details)
+                self.assertIn("another responder key", details)
 
                 # The YubiKey pulled while signatures are under way (a slow card, so they are):
                 # each caller gets a signature that verifies or card_absent, none waits for the
