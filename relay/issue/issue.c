@@ -97,9 +97,9 @@ const char *issue_error_code(const char *err, const char *fallback)
     return code;
 }
 
-int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
-                      const tpl_settings *tpl, const issue_params *p, store_cert *out, int *status,
-                      char *err, size_t errlen)
+int issue_sign(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
+               const tpl_settings *tpl, const issue_params *p, store_cert *out,
+               int64_t *crl_part_out, int *status, char *err, size_t errlen)
 {
     *status = 400;
     if (strcmp(ca->status, "active") != 0 || !ca->cert_der) {
@@ -219,8 +219,8 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
         t.not_after = issuer.not_after;
     }
     int rc = -1;
-    /* A random 127-bit serial collides practically never; the UNIQUE constraint makes sure. */
-    for (int attempt = 0; attempt < 3; attempt++) {
+    *crl_part_out = crl_part;
+    do {
         if (pki_serial_random(serial) != 0) {
             *status = 500;
             snprintf(err, errlen, "no randomness for the serial number");
@@ -256,19 +256,41 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
         out->der = der;
         out->der_len = len;
         out->created = pki_now();
-        int src = crl_part >= 0 ? store_crl_part_cert_create(st, out, crl_part)
-                                : store_cert_create(st, out);
-        if (src == STORE_OK) {
-            rc = 0;
-            break;
-        }
-        store_cert_clear(out);
-        if (src != STORE_CONFLICT) {
-            *status = 500;
-            snprintf(err, errlen, "cannot store the certificate");
-            break;
-        }
-    }
+        rc = 0;
+    } while (0);
     pki_issuer_free(&issuer);
     return rc;
+}
+
+int issue_store(store *st, store_cert *cert, int64_t crl_part, int *status, char *err,
+                size_t errlen)
+{
+    int src = crl_part >= 0 ? store_crl_part_cert_create(st, cert, crl_part)
+                            : store_cert_create(st, cert);
+    if (src == STORE_OK)
+        return 0;
+    *status = 500;
+    snprintf(err, errlen, "%s",
+             src == STORE_CONFLICT ? "the serial number is taken; try again"
+                                   : "cannot store the certificate");
+    return src == STORE_CONFLICT ? 1 : -1;
+}
+
+int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
+                      const tpl_settings *tpl, const issue_params *p, store_cert *out, int *status,
+                      char *err, size_t errlen)
+{
+    /* A random 127-bit serial collides practically never; the UNIQUE constraint makes sure. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int64_t crl_part;
+        if (issue_sign(app, st, ca, ca_signer, tpl, p, out, &crl_part, status, err, errlen) != 0)
+            return -1;
+        int rc = issue_store(st, out, crl_part, status, err, errlen);
+        if (rc == 0)
+            return 0;
+        store_cert_clear(out);
+        if (rc < 0)
+            return -1;
+    }
+    return -1;
 }

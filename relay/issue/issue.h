@@ -40,6 +40,18 @@ int issue_certificate(relay_app *app, store *st, const store_ca *ca, pki_signer 
                       const tpl_settings *tpl, const issue_params *p, store_cert *out, int *status,
                       char *err, size_t errlen);
 
+/* issue_certificate in two steps, for a caller that stores the certificate inside a
+ * transaction of its own: the signature (which for an HSM CA is a round trip to an appliance,
+ * up to the signer's timeout) is made first, outside any transaction, so that the database's
+ * write lock is never held while an appliance works. issue_sign fills out (the caller clears
+ * it) and *crl_part (the partition assigned, or -1); issue_store writes it: 0, 1 when the
+ * serial number is taken (sign again), -1 on another error. Same status and err as above. */
+int issue_sign(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
+               const tpl_settings *tpl, const issue_params *p, store_cert *out, int64_t *crl_part,
+               int *status, char *err, size_t errlen);
+int issue_store(store *st, store_cert *cert, int64_t crl_part, int *status, char *err,
+                size_t errlen);
+
 /* The CA's public service URLs. */
 void issue_ca_urls(const relay_app *app, int64_t ca_id, char *cert, char *crl, char *ocsp,
                    char *cps, size_t cap);

@@ -107,9 +107,11 @@ static json_t *pick(json_t *a, json_t *b, json_t *c_, const char *key)
 /* Issues the certificate for request r with CSR csr: overrides (approval) beat the request's
  * fixed parameters (pre-approved), which beat the CSR and the template. Inside the caller's
  * transaction. */
-static int issue_for(api_call *c, const store_ca *ca, const store_template *t,
-                     const tpl_settings *s, const store_request *r, const csr_info *csr,
-                     json_t *overrides, store_cert *out, int *status, char *err, size_t errlen)
+/* Signs the certificate of request r (issue_sign: outside any transaction; the caller stores
+ * it with issue_store). */
+static int sign_for(api_call *c, const store_ca *ca, const store_template *t, const tpl_settings *s,
+                    const store_request *r, const csr_info *csr, json_t *overrides, store_cert *out,
+                    int64_t *crl_part, int *status, char *err, size_t errlen)
 {
     if (!s->enabled) {
         *status = 409;
@@ -149,7 +151,7 @@ static int issue_for(api_call *c, const store_ca *ca, const store_template *t,
         if (!signer)
             *status = 500;
         else
-            rc = issue_certificate(c->app, c->st, ca, signer, s, &p, out, status, err, errlen);
+            rc = issue_sign(c->app, c->st, ca, signer, s, &p, out, crl_part, status, err, errlen);
     }
     json_decref(params);
     return rc;
@@ -289,7 +291,6 @@ done:
     store_ca_clear(&ca);
 }
 
-/* Approves (issues) one request inside a transaction; fills cert. */
 /* The checked CSR data of a request: from its stored parameters, else its CSR read again. */
 static int request_csr(const store_request *r, csr_info *csr, char *err, size_t errlen)
 {
@@ -307,8 +308,47 @@ static int request_csr(const store_request *r, csr_info *csr, char *err, size_t 
     return csr_read(r->csr_der, r->csr_len, csr, &code, err, errlen);
 }
 
-/* Approves (issues) one request inside a transaction; fills cert. given: a CSR the caller
- * has just read and checked (claims), else the request's own. */
+/* Stores a signed certificate as request r's, with the decision and the audit entry, in one
+ * transaction. 0, or -1 (status and err set; cert is the caller's to clear). */
+static int store_approval(api_call *c, const store_request *r, store_cert *cert, int64_t crl_part,
+                          int *status, char *err, size_t errlen)
+{
+    if (store_begin(c->st) != STORE_OK) {
+        snprintf(err, errlen, "database busy");
+        return -1;
+    }
+    if (store_request_decide(c->st, r->id, r->status, "issued", 0, c->now) != STORE_OK) {
+        store_rollback(c->st);
+        *status = 409;
+        snprintf(err, errlen, "the request was already decided");
+        return -1;
+    }
+    if (issue_store(c->st, cert, crl_part, status, err, errlen) != 0) {
+        store_rollback(c->st);
+        return -1;
+    }
+    /* The audit entry is written in the same transaction as the certificate. */
+    char target[48];
+    snprintf(target, sizeof target, "request:%lld", (long long)r->id);
+    api_audit(
+        c, "request.approve", target, r->ca_id,
+        json_pack("{s:s,s:I}", "serial", cert->serial, "certificate_id", (json_int_t)cert->id));
+    if (store_request_decide(c->st, r->id, "issued", "issued", cert->id, c->now) != STORE_OK ||
+        store_commit(c->st) != STORE_OK) {
+        store_rollback(c->st);
+        *status = 500;
+        snprintf(err, errlen, "cannot store the certificate");
+        return -1;
+    }
+    return 0;
+}
+
+/* Approves (issues) one request; fills cert. given: a CSR the caller has just read and
+ * checked (claims), else the request's own. The certificate is signed first, outside any
+ * transaction, then stored with the request's decision in one (store_approval): the database's
+ * write lock is never held while an HSM CA's appliance signs. A request decided by someone
+ * else meanwhile gets 409, and the certificate just signed is dropped (never stored, never
+ * shown). */
 static int approve_one(api_call *c, store_request *r, const csr_info *given, json_t *overrides,
                        store_cert *cert, int *status, char *err, size_t errlen)
 {
@@ -317,13 +357,13 @@ static int approve_one(api_call *c, store_request *r, const csr_info *given, jso
     tpl_settings s;
     csr_info own;
     memset(&own, 0, sizeof own);
+    memset(cert, 0, sizeof *cert);
     const csr_info *csr = given;
     *status = 500;
     if (store_template_get(c->st, 0, r->template_id, &t) != STORE_OK) {
         snprintf(err, errlen, "the template is gone");
         return -1;
     }
-    int rc = -1;
     if (store_ca_get(c->st, 0, r->ca_id, &ca) != STORE_OK) {
         snprintf(err, errlen, "the CA is gone");
         store_template_clear(&t);
@@ -332,32 +372,16 @@ static int approve_one(api_call *c, store_request *r, const csr_info *given, jso
     tpl_parse_stored(&s, t.settings);
     if (!csr && request_csr(r, &own, err, errlen) == 0)
         csr = &own;
-    if (!csr) {
+    int64_t crl_part = -1;
+    int rc = -1;
+    if (!csr)
         *status = 400;
-    } else if (store_begin(c->st) != STORE_OK) {
-        snprintf(err, errlen, "database busy");
-    } else if (store_request_decide(c->st, r->id, r->status, "issued", 0, c->now) != STORE_OK) {
-        store_rollback(c->st);
-        *status = 409;
-        snprintf(err, errlen, "the request was already decided");
-    } else if (issue_for(c, &ca, &t, &s, r, csr, overrides, cert, status, err, errlen) != 0) {
-        store_rollback(c->st);
-    } else {
-        /* The audit entry is written in the same transaction as the certificate. */
-        char target[48];
-        snprintf(target, sizeof target, "request:%lld", (long long)r->id);
-        api_audit(
-            c, "request.approve", target, r->ca_id,
-            json_pack("{s:s,s:I}", "serial", cert->serial, "certificate_id", (json_int_t)cert->id));
-        if (store_request_decide(c->st, r->id, "issued", "issued", cert->id, c->now) != STORE_OK ||
-            store_commit(c->st) != STORE_OK) {
-            store_rollback(c->st);
-            store_cert_clear(cert);
-            snprintf(err, errlen, "cannot store the certificate");
-        } else {
-            rc = 0;
-        }
-    }
+    else if (sign_for(c, &ca, &t, &s, r, csr, overrides, cert, &crl_part, status, err, errlen) ==
+                 0 &&
+             store_approval(c, r, cert, crl_part, status, err, errlen) == 0)
+        rc = 0;
+    if (rc != 0)
+        store_cert_clear(cert);
     csr_info_free(&own);
     store_template_clear(&t);
     store_ca_clear(&ca);

@@ -529,6 +529,48 @@ class HsmCa(unittest.TestCase):
             self.assertIn(": OK", out)
             self.assertGreater(len(link_signatures(self.ac)), signed_before)
 
+    def test_slow_card_does_not_hold_up_other_writes(self):
+        """While an HSM CA's YubiKey takes its time over a signature (a slow card: 3 s), the
+        relay's other writes go on: a request submitted meanwhile is stored and answered before
+        the approval comes back (the signature is made outside the database transaction), and
+        the approval still issues its certificate."""
+        with self.hsm_root_running() as (env, r, ag, device):
+            rc, ca = self.rc, self.root_ca
+            tpl = self.web_template(ca["id"])
+
+            def submit(name):
+                _, csr = relaytest.make_csr(self.work, name, f"/CN={name}.example.com",
+                                            (f"DNS:{name}.example.com",))
+                return rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
+
+            res = submit("slow")
+            self.assertEqual(res.status, 201, res.body)
+            slow_id = res.json()["id"]
+            env.delay(0, 3000)
+            done = {}
+
+            def approve():
+                c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
+                t0 = time.monotonic()
+                done["approve"] = (c.post(f"/api/v1/requests/{slow_id}/approve", {}), t0,
+                                   time.monotonic())
+
+            th = threading.Thread(target=approve)
+            th.start()
+            time.sleep(0.5)  # the approval is now waiting for the card
+            res = submit("meanwhile")
+            submitted = time.monotonic()
+            self.assertEqual(res.status, 201, res.body)
+            th.join(timeout=60)
+            env.delay(0, 0)
+            approved, started, ended = done["approve"]
+            self.assertEqual(approved.status, 200, approved.body)
+            self.assertGreater(ended - started, 2.5)  # the card was slow: the test means it
+            self.assertLess(submitted, ended)  # the write did not wait for the signature
+            leaf = self.write("slow.pem", approved.json()["certificate"]["pem"])
+            self.openssl("verify", "-x509_strict", "-CAfile",
+                         self.write("slow-root.pem", ca_pem(rc, ca)), leaf)
+
     def test_appliance_killed_mid_issuance(self):
         """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
         signed on a slow card. Every caller gets a verified certificate or 503
