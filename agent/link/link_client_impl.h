@@ -11,12 +11,6 @@
 #include "link/link_client.h"
 #include "seal/seal.h"
 
-typedef struct link_out {
-    struct link_out *next;
-    size_t len;
-    uint8_t data[]; /* LWS_PRE headroom, then the envelope */
-} link_out;
-
 typedef struct {
     char url[600];
     char token[128];
@@ -79,7 +73,7 @@ struct agent_link {
     int connected, online, close_now;
     int64_t last_rx_ms, last_ping_ms, enrol_deadline_ms;
     char last_error[256];
-    link_out *out_head, *out_tail;
+    link_frame_queue out;
     uint8_t *rx;
     size_t rx_len;
     link_enrol_job *job;          /* posted by the API, taken by the link thread */
@@ -92,8 +86,8 @@ struct agent_link {
 void link_queue_msg(agent_link *l, const link_msg *m);
 /* The two halves of link_queue_msg: seal (NULL on failure), then queue (takes o; NULL is a
  * no-op). A caller can do something in between, such as wait for its audit entry. */
-link_out *link_seal_msg(agent_link *l, const link_msg *m);
-void link_queue_out(agent_link *l, link_out *o);
+link_frame *link_seal_msg(agent_link *l, const link_msg *m);
+void link_queue_out(agent_link *l, link_frame *o);
 void link_on_sign_request(agent_link *l, const link_msg *m);
 
 int link_loop_attach(agent_link *l, struct lws_context *ctx);

@@ -59,54 +59,28 @@ static int send_msg(agent_link *l, const link_msg *m)
 {
     if (!l->wsi || !l->id)
         return -1;
-    uint8_t *env;
-    size_t len;
-    int rc = link_seal(l->id, l->relay_cert, l->relay_cert_len, m, &env, &len);
-    if (rc != LINK_OK) {
+    int rc;
+    link_frame *f = link_frame_seal(l->id, l->relay_cert, l->relay_cert_len, m, &rc);
+    if (!f) {
         pki_err("link: cannot seal %s: %s", link_msg_type_name(m->type), link_status_text(rc));
         return -1;
     }
-    link_out *o = malloc(sizeof *o + LWS_PRE + len);
-    if (!o) {
-        free(env);
-        return -1;
-    }
-    o->next = NULL;
-    o->len = len;
-    memcpy(o->data + LWS_PRE, env, len);
-    free(env);
     pthread_mutex_lock(&l->lock);
-    if (l->out_tail)
-        l->out_tail->next = o;
-    else
-        l->out_head = o;
-    l->out_tail = o;
+    link_frame_push(&l->out, f);
     pthread_mutex_unlock(&l->lock);
     lws_callback_on_writable(l->wsi);
     return 0;
 }
 
-link_out *link_seal_msg(agent_link *l, const link_msg *m)
+link_frame *link_seal_msg(agent_link *l, const link_msg *m)
 {
-    uint8_t *env;
-    size_t len;
+    int rc = LINK_ERR_INTERNAL;
     /* Under the lock: an enrolment on the loop may swap the identity meanwhile. */
     pthread_mutex_lock(&l->lock);
-    int rc = l->id && !l->stop ? link_seal(l->id, l->relay_cert, l->relay_cert_len, m, &env, &len)
-                               : LINK_ERR_INTERNAL;
+    link_frame *f =
+        l->id && !l->stop ? link_frame_seal(l->id, l->relay_cert, l->relay_cert_len, m, &rc) : NULL;
     pthread_mutex_unlock(&l->lock);
-    if (rc != LINK_OK)
-        return NULL;
-    link_out *o = malloc(sizeof *o + LWS_PRE + len);
-    if (!o) {
-        free(env);
-        return NULL;
-    }
-    o->next = NULL;
-    o->len = len;
-    memcpy(o->data + LWS_PRE, env, len);
-    free(env);
-    return o;
+    return f;
 }
 
 void link_queue_msg(agent_link *l, const link_msg *m)
@@ -114,19 +88,14 @@ void link_queue_msg(agent_link *l, const link_msg *m)
     link_queue_out(l, link_seal_msg(l, m));
 }
 
-void link_queue_out(agent_link *l, link_out *o)
+void link_queue_out(agent_link *l, link_frame *o)
 {
     if (!o)
         return;
     pthread_mutex_lock(&l->lock);
     int stopping = l->stop;
-    if (!stopping) {
-        if (l->out_tail)
-            l->out_tail->next = o;
-        else
-            l->out_head = o;
-        l->out_tail = o;
-    }
+    if (!stopping)
+        link_frame_push(&l->out, o);
     pthread_mutex_unlock(&l->lock);
     if (stopping)
         free(o);
@@ -166,12 +135,7 @@ static void send_json(agent_link *l, int type, json_t *body)
 static void drop_queue(agent_link *l)
 {
     pthread_mutex_lock(&l->lock);
-    while (l->out_head) {
-        link_out *o = l->out_head;
-        l->out_head = o->next;
-        free(o);
-    }
-    l->out_tail = NULL;
+    link_frame_queue_clear(&l->out);
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -510,14 +474,12 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (l->close_now)
             return -1;
         pthread_mutex_lock(&l->lock);
-        link_out *o = l->out_head;
-        if (o && !(l->out_head = o->next))
-            l->out_tail = NULL;
-        int more = l->out_head != NULL;
+        link_frame *o = link_frame_pop(&l->out);
+        int more = l->out.head != NULL;
         pthread_mutex_unlock(&l->lock);
         if (!o)
             return 0;
-        int n = lws_write(wsi, o->data + LWS_PRE, o->len, LWS_WRITE_BINARY);
+        int n = lws_write(wsi, link_frame_payload(o), o->len, LWS_WRITE_BINARY);
         free(o);
         if (n < 0)
             return -1;
@@ -536,7 +498,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         take_job(l);
         link_offer_take(l);
         pthread_mutex_lock(&l->lock);
-        int pending = l->out_head != NULL;
+        int pending = l->out.head != NULL;
         pthread_mutex_unlock(&l->lock);
         if (pending && l->wsi)
             lws_callback_on_writable(l->wsi);

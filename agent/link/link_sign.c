@@ -46,8 +46,8 @@ unsigned agent_link_allow_bit(const char *name)
 }
 
 /* The sealed answer (NULL on failure). */
-static link_out *seal_answer(agent_link *l, const link_msg *req, int status, const uint8_t *sig,
-                             size_t sig_len, const char *reason)
+static link_frame *seal_answer(agent_link *l, const link_msg *req, int status, const uint8_t *sig,
+                               size_t sig_len, const char *reason)
 {
     link_sign_resp r = {.status = status, .sig = sig, .sig_len = sig_len};
     snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : "");
@@ -59,7 +59,7 @@ static link_out *seal_answer(agent_link *l, const link_msg *req, int status, con
     link_msg_reply(&m, req, LINK_MSG_SIGN_RESP, MSG_LIFETIME);
     m.body = body;
     m.body_len = len;
-    link_out *o = link_seal_msg(l, &m);
+    link_frame *o = link_seal_msg(l, &m);
     free(body);
     return o;
 }
@@ -76,7 +76,7 @@ static void respond(agent_link *l, const link_msg *req, int status, const uint8_
 static void respond_audited(agent_link *l, const link_msg *req, int64_t audit_id, uint64_t ticket,
                             int status, const uint8_t *sig, size_t sig_len, const char *reason)
 {
-    link_out *o = seal_answer(l, req, status, sig, sig_len, reason);
+    link_frame *o = seal_answer(l, req, status, sig, sig_len, reason);
     if (agent_state_wait_durable(l->st, ticket) == 0) {
         link_queue_out(l, o);
         return;

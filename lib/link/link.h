@@ -175,6 +175,32 @@ int link_cert_fingerprint(const uint8_t *cert, size_t len, char out[65]);
 int link_seal(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_len,
               const link_msg *m, uint8_t **out, size_t *out_len);
 
+/* ---- Outgoing frames: sealed envelopes waiting for the WebSocket --------------------------
+ * Both ends seal on whatever thread asks and write on their event loop, one frame per
+ * writable callback. A frame keeps libwebsockets' LWS_PRE octets of headroom before the
+ * envelope (link_frame_payload), so lws_write needs no copy. A queue is not locked here: its
+ * owner guards it with the lock of the state it belongs to. */
+typedef struct link_frame {
+    struct link_frame *next;
+    size_t len; /* of the envelope */
+    uint8_t data[];
+} link_frame;
+
+typedef struct {
+    link_frame *head, *tail;
+} link_frame_queue;
+
+/* m sealed (link_seal) into a new frame; NULL on failure, with the LINK_ERR_* in *rc. */
+link_frame *link_frame_seal(link_identity *self, const uint8_t *peer_cert, size_t peer_cert_len,
+                            const link_msg *m, int *rc);
+/* Where the envelope starts (after the headroom). */
+uint8_t *link_frame_payload(link_frame *f);
+void link_frame_push(link_frame_queue *q, link_frame *f);
+/* The oldest frame, taken off the queue (the caller frees it), or NULL. */
+link_frame *link_frame_pop(link_frame_queue *q);
+/* Frees every frame still queued. */
+void link_frame_queue_clear(link_frame_queue *q);
+
 /* The receiving side, step by step (link_open does them all for a known peer):
  * link_unwrap decrypts an envelope addressed to self and returns the SignedData (malloc'd);
  * link_peek_signer returns the certificate the SignedData carries (malloc'd), NOT verified —

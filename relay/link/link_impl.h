@@ -15,12 +15,6 @@ struct lws;
 struct lws_context;
 typedef struct db db;
 
-typedef struct outmsg {
-    struct outmsg *next;
-    size_t len;
-    uint8_t data[]; /* LWS_PRE bytes of headroom, then the envelope */
-} outmsg;
-
 typedef struct link_session {
     struct link_session *next;
     struct lws *wsi;
@@ -29,7 +23,7 @@ typedef struct link_session {
     size_t peer_cert_len;
     uint8_t *rx;
     size_t rx_len;
-    outmsg *out_head, *out_tail;
+    link_frame_queue out;
     int64_t connected, last_rx;
     int close_now;
 } link_session;

@@ -112,9 +112,10 @@ static int send_pending_once(pending *p)
         return !sess ? PKI_SIGN_ERR_OFFLINE : PKI_SIGN_ERR_INTERNAL;
     }
     link_sign_req req = {.alg = p->alg, .tbs = p->tbs, .tbs_len = p->tbs_len};
-    uint8_t *body = NULL, *env = NULL;
-    size_t body_len, env_len = 0;
+    uint8_t *body = NULL;
+    size_t body_len;
     link_msg m;
+    link_frame *o = NULL;
     int rc = link_sign_req_encode(&req, &body, &body_len);
     if (rc == LINK_OK &&
         link_msg_init(&m, LINK_MSG_SIGN_REQ, RELAY_LINK_NAME, name, MSG_LIFETIME) != 0)
@@ -124,29 +125,18 @@ static int send_pending_once(pending *p)
         snprintf(m.slot, sizeof m.slot, "%s", p->cand.slots[which]);
         m.body = body;
         m.body_len = body_len;
-        rc = link_seal(G_LINK.id, cert, cert_len, &m, &env, &env_len);
+        o = link_frame_seal(G_LINK.id, cert, cert_len, &m, &rc);
     }
     free(body);
     free(cert);
-    outmsg *o = rc == LINK_OK ? malloc(sizeof *o + LWS_PRE + env_len) : NULL;
-    if (!o) {
-        free(env);
+    if (!o)
         return PKI_SIGN_ERR_INTERNAL;
-    }
-    o->next = NULL;
-    o->len = env_len;
-    memcpy(o->data + LWS_PRE, env, env_len);
-    free(env);
     memcpy(p->id, m.request_id, LINK_ID_LEN);
     snprintf(p->appliance, sizeof p->appliance, "%s", name);
     pthread_mutex_lock(&G_LINK.lock);
     sess = find_session(name); /* it may have gone while we sealed */
     if (sess) {
-        if (sess->out_tail)
-            sess->out_tail->next = o;
-        else
-            sess->out_head = o;
-        sess->out_tail = o;
+        link_frame_push(&sess->out, o);
         p->next = g_pending;
         g_pending = p;
     }

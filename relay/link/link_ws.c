@@ -26,11 +26,7 @@ void link_session_free(link_session *s)
 {
     if (!s)
         return;
-    while (s->out_head) {
-        outmsg *o = s->out_head;
-        s->out_head = o->next;
-        free(o);
-    }
+    link_frame_queue_clear(&s->out);
     free(s->peer_cert);
     free(s->rx);
     free(s);
@@ -56,29 +52,15 @@ static int find_online(const char *name)
 /* Seals m to the session's peer (or to cert when the peer is not bound yet) and queues it. */
 static int session_send(link_session *s, const uint8_t *cert, size_t cert_len, const link_msg *m)
 {
-    uint8_t *env;
-    size_t len;
-    int rc = link_seal(G_LINK.id, cert, cert_len, m, &env, &len);
-    if (rc != LINK_OK) {
+    int rc;
+    link_frame *f = link_frame_seal(G_LINK.id, cert, cert_len, m, &rc);
+    if (!f) {
         pki_err("link: cannot seal %s for %s: %s", link_msg_type_name(m->type), m->recipient,
                 link_status_text(rc));
         return -1;
     }
-    outmsg *o = malloc(sizeof *o + LWS_PRE + len);
-    if (!o) {
-        free(env);
-        return -1;
-    }
-    o->next = NULL;
-    o->len = len;
-    memcpy(o->data + LWS_PRE, env, len);
-    free(env);
     pthread_mutex_lock(&G_LINK.lock);
-    if (s->out_tail)
-        s->out_tail->next = o;
-    else
-        s->out_head = o;
-    s->out_tail = o;
+    link_frame_push(&s->out, f);
     pthread_mutex_unlock(&G_LINK.lock);
     lws_callback_on_writable(s->wsi);
     return 0;
@@ -380,17 +362,12 @@ static int on_writeable(link_session *s, struct lws *wsi)
     if (s->close_now)
         return -1;
     pthread_mutex_lock(&G_LINK.lock);
-    outmsg *o = s->out_head;
-    if (o) {
-        s->out_head = o->next;
-        if (!s->out_head)
-            s->out_tail = NULL;
-    }
-    int more = s->out_head != NULL;
+    link_frame *o = link_frame_pop(&s->out);
+    int more = s->out.head != NULL;
     pthread_mutex_unlock(&G_LINK.lock);
     if (!o)
         return 0;
-    int n = lws_write(wsi, o->data + LWS_PRE, o->len, LWS_WRITE_BINARY);
+    int n = lws_write(wsi, link_frame_payload(o), o->len, LWS_WRITE_BINARY);
     free(o);
     if (n < 0)
         return -1;
@@ -479,7 +456,7 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         /* Another thread queued messages or asked for a close. */
         pthread_mutex_lock(&G_LINK.lock);
         for (link_session *it = G_LINK.sessions; it; it = it->next)
-            if (it->out_head || it->close_now)
+            if (it->out.head || it->close_now)
                 lws_callback_on_writable(it->wsi);
         pthread_mutex_unlock(&G_LINK.lock);
         return 0;
