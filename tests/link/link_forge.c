@@ -24,48 +24,9 @@
 
 #include "keys/keys.h"
 #include "link/link.h"
+#include "tool_io.h"
 
 #define RELAY_NAME "relay"
-
-static int read_all(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        uint8_t *g = realloc(buf, cap * 2);
-        if (!g) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = g;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-static int write_all(const char *path, const uint8_t *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    size_t n = fwrite(data, 1, len, f);
-    return fclose(f) == 0 && n == len ? 0 : -1;
-}
 
 /* SignedData over msg with the relay's certificate attached but our key signing, then
  * AuthEnvelopedData to the device: what lib/link would build, with a signature that cannot
@@ -142,8 +103,9 @@ int main(int argc, char **argv)
     char err[256] = "";
     int rc = 1;
     link_identity *mallory = NULL;
-    if (read_all(argv[2], &relay_cert, &relay_len) ||
-        read_all(argv[3], &device_cert, &device_len) || read_all(argv[7], &tbs, &tbs_len)) {
+    if (tool_read_all(argv[2], &relay_cert, &relay_len) ||
+        tool_read_all(argv[3], &device_cert, &device_len) ||
+        tool_read_all(argv[7], &tbs, &tbs_len)) {
         fprintf(stderr, "link-forge: cannot read the inputs\n");
         goto done;
     }
@@ -171,7 +133,7 @@ int main(int argc, char **argv)
                              &env, &env_len) == 0;
     else
         sealed = link_seal(mallory, device_cert, device_len, &m, &env, &env_len) == LINK_OK;
-    if (!sealed || write_all(argv[8], env, env_len) != 0) {
+    if (!sealed || tool_write_all(argv[8], env, env_len) != 0) {
         fprintf(stderr, "link-forge: cannot seal or write the envelope\n");
         goto done;
     }

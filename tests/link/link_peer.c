@@ -26,48 +26,9 @@
 
 #include "keys/keys.h"
 #include "link/link.h"
+#include "tool_io.h"
 #include "signer/soft_signer.h"
 #include "util/encoding.h"
-
-static int read_all(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        uint8_t *g = realloc(buf, cap * 2);
-        if (!g) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = g;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-static int write_all(const char *path, const uint8_t *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    int ok = fwrite(data, 1, len, f) == len;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
 
 static int fail(const char *what)
 {
@@ -93,9 +54,9 @@ static int cmd_init(const char *dir)
     size_t cert_len;
     const uint8_t *cert = id ? link_identity_cert(id, &cert_len) : NULL;
     path_in(path, sizeof path, dir, "device.key");
-    int rc = !cert || write_all(path, der, len) != 0;
+    int rc = !cert || tool_write_all(path, der, len) != 0;
     path_in(path, sizeof path, dir, "device.crt");
-    rc = rc || write_all(path, cert, cert_len) != 0;
+    rc = rc || tool_write_all(path, cert, cert_len) != 0;
     if (!rc)
         printf("%s\n", name);
     pki_secret_free(der, len);
@@ -110,9 +71,9 @@ static link_identity *load(const char *dir)
     uint8_t *key = NULL, *cert = NULL;
     size_t key_len = 0, cert_len = 0;
     path_in(path, sizeof path, dir, "device.key");
-    int ok = read_all(path, &key, &key_len) == 0;
+    int ok = tool_read_all(path, &key, &key_len) == 0;
     path_in(path, sizeof path, dir, "device.crt");
-    ok = ok && read_all(path, &cert, &cert_len) == 0 &&
+    ok = ok && tool_read_all(path, &cert, &cert_len) == 0 &&
          link_device_name_of_cert(cert, cert_len, name) == 0;
     link_identity *id =
         ok ? link_identity_load(name, key, key_len, cert, cert_len, err, sizeof err) : NULL;
@@ -136,7 +97,7 @@ static int seal_to(link_identity *id, const uint8_t *relay, size_t relay_len, co
     uint8_t *env = NULL;
     size_t env_len = 0;
     int rc = link_seal(id, relay, relay_len, m, &env, &env_len) != LINK_OK ||
-             write_all(out, env, env_len) != 0;
+             tool_write_all(out, env, env_len) != 0;
     free(env);
     return rc ? fail("cannot seal") : 0;
 }
@@ -148,7 +109,7 @@ static int cmd_seal(link_identity *id, const uint8_t *relay, size_t relay_len, c
     size_t body_len = 0;
     link_msg m;
     int t = type_of(type);
-    if (!t || read_all(body_path, &body, &body_len) != 0 ||
+    if (!t || tool_read_all(body_path, &body, &body_len) != 0 ||
         link_msg_init(&m, t, link_identity_name(id), "relay", 60) != 0) {
         free(body);
         return fail("bad type or body");
@@ -166,7 +127,7 @@ static int open_env(link_identity *id, const uint8_t *relay, size_t relay_len, c
 {
     uint8_t *env = NULL;
     size_t env_len = 0, content_len = 0;
-    if (read_all(in, &env, &env_len) != 0)
+    if (tool_read_all(in, &env, &env_len) != 0)
         return -1;
     int rc = link_open(id, relay, relay_len, "relay", NULL, env, env_len, m, content, &content_len);
     free(env);
@@ -213,7 +174,7 @@ static int cmd_answer(link_identity *id, const uint8_t *relay, size_t relay_len,
         fail("not a sign request");
         goto out;
     }
-    if (read_all(key_path, &key, &key_len) != 0 ||
+    if (tool_read_all(key_path, &key, &key_len) != 0 ||
         !(k = pki_soft_signer_from_pem((const char *)key, key_len, NULL, err, sizeof err)) ||
         pki_signer_sign_sync(k, r.alg, r.tbs, r.tbs_len, 10000, &sig, &sig_len) != PKI_SIGN_OK) {
         fail("cannot sign");
@@ -242,10 +203,10 @@ static int cmd_adopt(link_identity *id, const char *dir, const char *cert_path)
     char path[1024], err[200];
     uint8_t *cert = NULL;
     size_t cert_len = 0;
-    int rc = read_all(cert_path, &cert, &cert_len) != 0 ||
+    int rc = tool_read_all(cert_path, &cert, &cert_len) != 0 ||
              link_identity_set_cert(id, cert, cert_len, err, sizeof err) != 0;
     path_in(path, sizeof path, dir, "device.crt");
-    rc = rc || write_all(path, cert, cert_len) != 0;
+    rc = rc || tool_write_all(path, cert, cert_len) != 0;
     free(cert);
     return rc ? fail("cannot adopt the certificate") : 0;
 }
@@ -259,7 +220,7 @@ int main(int argc, char **argv)
     link_identity *id = load(argv[2]);
     uint8_t *relay = NULL;
     size_t relay_len = 0;
-    if (!id || read_all(argv[3], &relay, &relay_len) != 0) {
+    if (!id || tool_read_all(argv[3], &relay, &relay_len) != 0) {
         link_identity_free(id);
         return fail("cannot load the identity or the relay certificate");
     }
