@@ -53,14 +53,20 @@ static link_frame *seal_answer(agent_link *l, const link_msg *req, int status, c
     snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : "");
     uint8_t *body;
     size_t len;
-    if (link_sign_resp_encode(&r, &body, &len) != LINK_OK)
+    if (link_sign_resp_encode(&r, &body, &len) != LINK_OK) {
+        pki_err("link: cannot encode the answer to a sign request for %s", req->ca_id);
         return NULL;
+    }
     link_msg m;
     link_msg_reply(&m, req, LINK_MSG_SIGN_RESP, MSG_LIFETIME);
     m.body = body;
     m.body_len = len;
     link_frame *o = link_seal_msg(l, &m);
     free(body);
+    if (!o) /* the relay's request then ends in its timeout: say why here */
+        pki_err("link: cannot seal the answer to a sign request for %s (link stopping or no "
+                "identity)",
+                req->ca_id);
     return o;
 }
 
