@@ -77,6 +77,13 @@ static void respond(agent_link *l, const link_msg *req, int status, const uint8_
     link_queue_out(l, seal_answer(l, req, status, sig, sig_len, reason));
 }
 
+/* The refusal of a request whose audit entry cannot be made durable. */
+static void refuse_unaudited(agent_link *l, const link_msg *req)
+{
+    pki_err("link: the audit entry of a sign request could not be written; refusing it");
+    respond(l, req, PKI_SIGN_ERR_INTERNAL, NULL, 0, "the appliance cannot write its audit log");
+}
+
 /* The same, once the request's audit entry (ticket) is durable: the answer is sealed while
  * the entry is synced, and a signature whose entry cannot be made durable never leaves. */
 static void respond_audited(agent_link *l, const link_msg *req, int64_t audit_id, uint64_t ticket,
@@ -91,8 +98,7 @@ static void respond_audited(agent_link *l, const link_msg *req, int64_t audit_id
     /* Committed, even if it may not survive a power cut: the entry says what happened. */
     agent_state_audit_finish(l->st, audit_id,
                              "withheld: the audit log cannot be made durable, nothing was sent");
-    pki_err("link: the audit entry of a sign request could not be written; answering a refusal");
-    respond(l, req, PKI_SIGN_ERR_INTERNAL, NULL, 0, "the appliance cannot write its audit log");
+    refuse_unaudited(l, req);
 }
 
 static int same_span(pki_span s, const uint8_t *p, size_t len)
@@ -228,12 +234,10 @@ static int sign_on_worker(ykpiv_state *yk, uint32_t serial, void *ctx)
         agent_state_audit_begin(l->st, "relay", "link.sign", serial, slot_name, detail, &ticket);
     if (!audit_id || !agent_state_durable_ok(l->st)) {
         /* Before the card signs anything. */
-        pki_err("link: the audit entry of a sign request could not be written; refusing it");
         if (audit_id)
             agent_state_audit_finish(l->st, audit_id,
                                      "refused: the audit log cannot be made durable");
-        respond(l, &j->req, PKI_SIGN_ERR_INTERNAL, NULL, 0,
-                "the appliance cannot write its audit log");
+        refuse_unaudited(l, &j->req);
         free(j->tbs);
         free(j);
         return YK_SAME;

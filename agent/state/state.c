@@ -17,10 +17,11 @@
  * operating system at once (a crash of the agent loses nothing) and the WAL is made durable by
  * the flusher thread, one fdatasync for every commit made meanwhile. A caller that must not go
  * on before its change survives a power cut waits for it (agent_state_wait_durable); every
- * call of this interface except agent_state_audit_async does so before it returns. The point
- * is the link's signatures: the worker commits the audit entry, seals the answer while the
- * flusher syncs, and sends only once the entry is durable: the same guarantee as an fdatasync
- * per commit (synchronous=FULL), with the seal and the sync overlapped. */
+ * call of this interface except agent_state_audit_begin/_finish does so before it returns.
+ * The point is the link's signatures: the worker begins the audit entry, asks the card and
+ * seals the answer while the flusher syncs, and sends only once the entry is durable: the same
+ * guarantee as an fdatasync per commit (synchronous=FULL), with the work and the sync
+ * overlapped. */
 struct agent_state {
     sqlite3 *db;
     pthread_mutex_t lock;
@@ -181,10 +182,9 @@ void agent_state_close(agent_state *st)
 
 /* Runs one statement with text/int64 bindings given as a format: 't' text, 'i' int64.
  * When out is non-NULL, copies the first column of the first row. */
-static int exec1(agent_state *st, const char *sql, const char *fmt, char **out, ...)
+static int exec_v(agent_state *st, const char *sql, const char *fmt, char **out, int64_t *rowid,
+                  va_list ap)
 {
-    va_list ap;
-    va_start(ap, out);
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
@@ -212,8 +212,28 @@ static int exec1(agent_state *st, const char *sql, const char *fmt, char **out, 
     }
     if (ret < 0)
         pki_err("state: %s", sqlite3_errmsg(st->db));
+    else if (rowid) /* under the same hold of the lock: no other insert in between */
+        *rowid = sqlite3_last_insert_rowid(st->db);
     sqlite3_finalize(s);
     pthread_mutex_unlock(&st->lock);
+    return ret;
+}
+
+static int exec1(agent_state *st, const char *sql, const char *fmt, char **out, ...)
+{
+    va_list ap;
+    va_start(ap, out);
+    int ret = exec_v(st, sql, fmt, out, NULL, ap);
+    va_end(ap);
+    return ret;
+}
+
+/* exec1 for an INSERT: the new row's id in *rowid. */
+static int insert1(agent_state *st, const char *sql, const char *fmt, int64_t *rowid, ...)
+{
+    va_list ap;
+    va_start(ap, rowid);
+    int ret = exec_v(st, sql, fmt, NULL, rowid, ap);
     va_end(ap);
     return ret;
 }
@@ -288,29 +308,11 @@ int64_t agent_state_audit_begin(agent_state *st, const char *actor, const char *
     char now[32];
     now_text(now);
     *ticket = 0;
-    /* The insert and its row id under one hold of the lock: exec1 would let another insert
-     * come in between. */
-    pthread_mutex_lock(&st->lock);
-    sqlite3_stmt *s = NULL;
     int64_t id = 0;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO audit(at,actor,event,serial,slot,detail) "
-                           "VALUES(?,?,?,?,?,?)",
-                           -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(s, 2, actor, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(s, 3, event, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_int64(s, 4, (int64_t)serial) == SQLITE_OK &&
-        sqlite3_bind_text(s, 5, slot, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(s, 6, detail, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_DONE)
-        id = sqlite3_last_insert_rowid(st->db);
-    else
-        pki_err("state: %s", sqlite3_errmsg(st->db));
-    sqlite3_finalize(s);
-    pthread_mutex_unlock(&st->lock);
-    if (id > 0)
-        *ticket = committed(st);
+    if (insert1(st, "INSERT INTO audit(at,actor,event,serial,slot,detail) VALUES(?,?,?,?,?,?)",
+                "tttitt", &id, now, actor, event, (int64_t)serial, slot, detail) != 0)
+        return 0;
+    *ticket = committed(st);
     return id;
 }
 

@@ -17,6 +17,7 @@
 #include <wolfssl/wolfcrypt/wc_port.h>
 
 #include "der/der_reader.h"
+#include "der/der_writer.h"
 #include "link/link_ephemeral.h"
 #include "link/link_rng.h"
 #include "pkix/pkix.h"
@@ -146,16 +147,35 @@ fail:
     return NULL;
 }
 
+/* A PKCS7 as wc_PKCS7_InitWithCert(cert) leaves it, to be copied for each message
+ * (p7_copy): the parse and full validation of the certificate's key paid once. cert must
+ * outlive it. 0, or -1 (t then owns nothing). */
+static int p7_template_make(PKCS7 *t, uint8_t *cert, size_t len)
+{
+    memset(t, 0, sizeof *t); /* wc_PKCS7_Init keeps isDynamic from what it finds */
+    if (wc_PKCS7_Init(t, NULL, INVALID_DEVID) != 0 ||
+        wc_PKCS7_InitWithCert(t, cert, (word32)len) != 0) {
+        wc_PKCS7_Free(t);
+        return -1;
+    }
+    return 0;
+}
+
+/* A copy of a template for one message, on the caller's stack, owning nothing of the
+ * template's: release it with wc_PKCS7_Free. */
+static void p7_copy(const PKCS7 *tmpl, PKCS7 *p7)
+{
+    *p7 = *tmpl;
+    p7->isDynamic = 0; /* on the caller's stack: wc_PKCS7_Free must not free it */
+    p7->certList = NULL;
+}
+
 /* Makes cert (malloc'd, taken over on success) id's certificate and its PKCS7 template. */
 static int install_cert(link_identity *id, uint8_t *cert, size_t len)
 {
     PKCS7 t;
-    memset(&t, 0, sizeof t); /* wc_PKCS7_Init keeps isDynamic from what it finds */
-    if (wc_PKCS7_Init(&t, NULL, INVALID_DEVID) != 0 ||
-        wc_PKCS7_InitWithCert(&t, cert, (word32)len) != 0) {
-        wc_PKCS7_Free(&t);
+    if (p7_template_make(&t, cert, len) != 0)
         return -1;
-    }
     if (id->have_tmpl)
         wc_PKCS7_Free(&id->tmpl);
     free(id->cert);
@@ -171,9 +191,7 @@ static int install_cert(link_identity *id, uint8_t *cert, size_t len)
  * this fails (the copy then owns nothing). */
 static int p7_for_self(const link_identity *self, PKCS7 *p7)
 {
-    *p7 = self->tmpl;
-    p7->isDynamic = 0; /* on the caller's stack: wc_PKCS7_Free must not free it */
-    p7->certList = NULL;
+    p7_copy(&self->tmpl, p7);
     return wc_PKCS7_AddCertificate(p7, self->cert, (word32)self->cert_len) == 0 ? 0 : -1;
 }
 
@@ -579,30 +597,6 @@ static int signed_data_certs(const uint8_t *der, size_t len, pki_der_item *first
     return signed_data_certs_at(der, len, first, count, NULL);
 }
 
-/* A DER identifier and definite length at p; returns the octets written (at most 6). */
-static size_t put_header(uint8_t *p, uint8_t tag, size_t len)
-{
-    size_t n = 0;
-    p[n++] = tag;
-    if (len < 0x80) {
-        p[n++] = (uint8_t)len;
-        return n;
-    }
-    uint8_t octets = 0;
-    for (size_t v = len; v; v >>= 8)
-        octets++;
-    p[n++] = (uint8_t)(0x80 | octets);
-    for (int i = octets - 1; i >= 0; i--)
-        p[n++] = (uint8_t)(len >> (8 * i));
-    return n;
-}
-
-static size_t header_len(size_t len)
-{
-    uint8_t scratch[8];
-    return put_header(scratch, 0, len);
-}
-
 /* The SignedData of layout without its certificates field. The signature does not cover that
  * field, so what verifies is unchanged; wolfSSL then takes the signer's key from the PKCS7 it
  * is given (a per-peer template) instead of parsing and fully validating the embedded
@@ -611,27 +605,20 @@ static int without_certs(const signed_data_layout *l, uint8_t **out, size_t *out
 {
     if (!l->plain || !l->certs.raw)
         return -1;
-    const uint8_t *sd_end = l->sd.val + l->sd.len;
     const uint8_t *cut = l->certs.raw, *cut_end = l->certs.raw + l->certs.raw_len;
-    size_t sd_len = l->sd.len - l->certs.raw_len;
-    size_t sd_total = header_len(sd_len) + sd_len;
-    size_t ci_len = l->oid.raw_len + header_len(sd_total) + sd_total;
-    size_t total = header_len(ci_len) + ci_len;
-    uint8_t *buf = malloc(total), *p = buf;
-    if (!buf)
-        return -1;
-    p += put_header(p, PKI_DER_SEQUENCE, ci_len);
-    memcpy(p, l->oid.raw, l->oid.raw_len);
-    p += l->oid.raw_len;
-    p += put_header(p, PKI_DER_CTX_CONS(0), sd_total);
-    p += put_header(p, PKI_DER_SEQUENCE, sd_len);
-    memcpy(p, l->sd.val, (size_t)(cut - l->sd.val));
-    p += cut - l->sd.val;
-    memcpy(p, cut_end, (size_t)(sd_end - cut_end));
-    p += sd_end - cut_end;
-    *out = buf;
-    *out_len = (size_t)(p - buf);
-    return 0;
+    pki_der_writer w;
+    pki_derw_init(&w);
+    pki_derw_begin(&w, PKI_DER_SEQUENCE);
+    pki_derw_raw(&w, l->oid.raw, l->oid.raw_len);
+    pki_derw_begin(&w, PKI_DER_CTX_CONS(0));
+    pki_derw_begin(&w, PKI_DER_SEQUENCE);
+    pki_derw_raw(&w, l->sd.val, (size_t)(cut - l->sd.val));
+    pki_derw_raw(&w, cut_end, (size_t)(l->sd.val + l->sd.len - cut_end));
+    pki_derw_end(&w);
+    pki_derw_end(&w);
+    pki_derw_end(&w);
+    *out = pki_derw_take(&w, out_len);
+    return *out ? 0 : -1;
 }
 
 /* ---- Per-peer templates: a PKCS7 made with wc_PKCS7_InitWithCert(peer) once ----------------
@@ -640,7 +627,6 @@ static int without_certs(const signed_data_layout *l, uint8_t **out, size_t *out
 #define PEER_TEMPLATES 64
 
 typedef struct {
-    uint8_t digest[WC_SHA256_DIGEST_SIZE];
     uint8_t *cert;
     size_t cert_len;
     PKCS7 tmpl;
@@ -652,27 +638,20 @@ static pthread_mutex_t g_peers_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const peer_template *peer_template_for(const uint8_t *cert, size_t len)
 {
-    uint8_t digest[WC_SHA256_DIGEST_SIZE];
-    if (wc_Sha256Hash(cert, (word32)len, digest) != 0)
-        return NULL;
     const peer_template *found = NULL;
     pthread_mutex_lock(&g_peers_lock);
     for (size_t i = 0; i < g_npeers && !found; i++)
-        if (memcmp(g_peers[i].digest, digest, sizeof digest) == 0)
+        if (g_peers[i].cert_len == len && memcmp(g_peers[i].cert, cert, len) == 0)
             found = &g_peers[i];
     if (!found && g_npeers < PEER_TEMPLATES) {
         peer_template *e = &g_peers[g_npeers];
-        memset(&e->tmpl, 0, sizeof e->tmpl); /* wc_PKCS7_Init keeps isDynamic from it */
         if ((e->cert = malloc(len)) != NULL) {
             memcpy(e->cert, cert, len);
-            if (wc_PKCS7_Init(&e->tmpl, NULL, INVALID_DEVID) == 0 &&
-                wc_PKCS7_InitWithCert(&e->tmpl, e->cert, (word32)len) == 0) {
-                memcpy(e->digest, digest, sizeof digest);
+            if (p7_template_make(&e->tmpl, e->cert, len) == 0) {
                 e->cert_len = len;
                 found = e;
                 g_npeers++;
             } else {
-                wc_PKCS7_Free(&e->tmpl);
                 free(e->cert);
                 e->cert = NULL;
             }
@@ -694,9 +673,7 @@ static int verify_pinned(const signed_data_layout *l, const uint8_t *pinned_cert
     if (!t || without_certs(l, &in, &in_len) != 0)
         return 1;
     PKCS7 p7s, *p7 = &p7s;
-    *p7 = t->tmpl;
-    p7->isDynamic = 0; /* on our stack */
-    p7->certList = NULL;
+    p7_copy(&t->tmpl, p7);
     int rc;
     if (wc_PKCS7_VerifySignedData(p7, in, (word32)in_len) != 0)
         rc = LINK_ERR_SIGNATURE;

@@ -97,6 +97,51 @@ const char *issue_error_code(const char *err, const char *fallback)
     return code;
 }
 
+/* Draws a random serial into serial (t's), builds and signs t, and fills out from it. */
+static int sign_with_serial(pki_cert_template *t, uint8_t serial[PKI_SERIAL_RANDOM_LEN],
+                            const pki_issuer *issuer, pki_signer *ca_signer, const store_ca *ca,
+                            const tpl_settings *tpl, const issue_params *p, store_cert *out,
+                            int *status, char *err, size_t errlen)
+{
+    if (pki_serial_random(serial) != 0) {
+        *status = 500;
+        snprintf(err, errlen, "no randomness for the serial number");
+        return -1;
+    }
+    char why[200];
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int brc = pki_cert_build_sync(t, issuer, ca_signer, &der, &len, why, sizeof why);
+    if (brc != 0) {
+        /* An appliance-backed signer's failure keeps its own status (503 offline, …). */
+        int sign = relay_link_sign_status_of(why);
+        *status = brc == PKI_X509_ERR_INPUT || brc == PKI_X509_ERR_LINT ? 400
+                  : sign ? relay_link_sign_http(sign, NULL)
+                         : 500;
+        snprintf(err, errlen, "%s", why[0] ? why : pki_sign_status_text(brc));
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->ca_id = ca->id;
+    out->template_id = p->template_id;
+    out->request_id = p->request_id;
+    snprintf(out->kind, sizeof out->kind, "%s",
+             p->kind               ? p->kind
+             : (tpl && tpl->is_ca) ? "ca"
+                                   : "leaf");
+    char *hex = pki_hex_encode(serial, PKI_SERIAL_RANDOM_LEN);
+    snprintf(out->serial, sizeof out->serial, "%s", hex ? hex : "");
+    free(hex);
+    if (pki_name_format(&t->subject, PKI_NAME_RFC4514, out->subject, sizeof out->subject) != 0)
+        snprintf(out->subject, sizeof out->subject, "%s", p->subject);
+    out->not_before = t->not_before;
+    out->not_after = t->not_after;
+    out->der = der;
+    out->der_len = len;
+    out->created = pki_now();
+    return 0;
+}
+
 int issue_sign(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_signer,
                const tpl_settings *tpl, const issue_params *p, store_cert *out,
                int64_t *crl_part_out, int *status, char *err, size_t errlen)
@@ -218,46 +263,8 @@ int issue_sign(relay_app *app, store *st, const store_ca *ca, pki_signer *ca_sig
         }
         t.not_after = issuer.not_after;
     }
-    int rc = -1;
     *crl_part_out = crl_part;
-    do {
-        if (pki_serial_random(serial) != 0) {
-            *status = 500;
-            snprintf(err, errlen, "no randomness for the serial number");
-            break;
-        }
-        uint8_t *der = NULL;
-        size_t len = 0;
-        int brc = pki_cert_build_sync(&t, &issuer, ca_signer, &der, &len, why, sizeof why);
-        if (brc != 0) {
-            /* An appliance-backed signer's failure keeps its own status (503 offline, …). */
-            int sign = relay_link_sign_status_of(why);
-            *status = brc == PKI_X509_ERR_INPUT || brc == PKI_X509_ERR_LINT ? 400
-                      : sign ? relay_link_sign_http(sign, NULL)
-                             : 500;
-            snprintf(err, errlen, "%s", why[0] ? why : pki_sign_status_text(brc));
-            break;
-        }
-        memset(out, 0, sizeof *out);
-        out->ca_id = ca->id;
-        out->template_id = p->template_id;
-        out->request_id = p->request_id;
-        snprintf(out->kind, sizeof out->kind, "%s",
-                 p->kind               ? p->kind
-                 : (tpl && tpl->is_ca) ? "ca"
-                                       : "leaf");
-        char *hex = pki_hex_encode(serial, sizeof serial);
-        snprintf(out->serial, sizeof out->serial, "%s", hex ? hex : "");
-        free(hex);
-        if (pki_name_format(&t.subject, PKI_NAME_RFC4514, out->subject, sizeof out->subject) != 0)
-            snprintf(out->subject, sizeof out->subject, "%s", p->subject);
-        out->not_before = t.not_before;
-        out->not_after = t.not_after;
-        out->der = der;
-        out->der_len = len;
-        out->created = pki_now();
-        rc = 0;
-    } while (0);
+    int rc = sign_with_serial(&t, serial, &issuer, ca_signer, ca, tpl, p, out, status, err, errlen);
     pki_issuer_free(&issuer);
     return rc;
 }

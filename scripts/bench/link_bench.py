@@ -13,7 +13,6 @@ loopback. Prints BENCH lines:
       (tests/link/bench-envelope): the link's own cryptography, twice of each per signature
 """
 import base64
-import datetime
 import http.client
 import json
 import os
@@ -29,13 +28,8 @@ src = os.environ["PKI_SOURCE_DIR"]
 for p in ("tests/harness", "tests/link", "tests/relay", "tests/agent"):
     sys.path.insert(0, os.path.join(src, p))
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-
 import linktest  # noqa: E402
-import relaytest  # noqa: E402
-from agentlib import PIN, expect, make_template, set_up, wait_key  # noqa: E402
+from agentlib import set_up, wait_key  # noqa: E402
 from pivsim import PcscEnv  # noqa: E402
 
 N = int(os.environ.get("BENCH_RUNS", "300"))
@@ -61,14 +55,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tbs_crl(issuer):
-    k = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (x509.CertificateRevocationListBuilder().issuer_name(issuer).last_update(now)
-            .next_update(now + datetime.timedelta(days=1)).sign(k, hashes.SHA256())
-            ).tbs_certlist_bytes
 
 
 class Api:
@@ -108,16 +94,9 @@ def main():
             for serial in env.serials:
                 wait_key(ac, serial)
                 set_up(ac, serial)
-                expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
-                               {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
-                res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
-                                     {"pin": PIN, "template": make_template(work),
-                                      "mode": "self-signed"}), 200)
-                ca = x509.load_pem_x509_certificate(res.json()["certificate"].encode())
-                pub = ca.public_key().public_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-                slots.append((serial, pub, base64.b64encode(tbs_crl(ca.subject)).decode()))
+                ca = linktest.self_signed_ca(ac, serial, work)
+                slots.append((serial, linktest.pub_pem(ca),
+                              base64.b64encode(linktest.tbs_crl(ca.subject)).decode()))
 
             # Baseline in the same run, before the link carries anything: libykpiv straight
             # to piv-sim.
@@ -127,10 +106,7 @@ def main():
                                  timeout=600, check=True).stdout
             direct = [int(x) / 1000 for x in out.split()]
 
-            tok = linktest.token(rc)
-            device = expect(linktest.enrol(ac, tok), 200).json()["device"]
-            linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
-                              what="online")
+            device = linktest.enrol_online(ac, rc)
 
             def body(i):
                 serial, pub, tbs = slots[i]

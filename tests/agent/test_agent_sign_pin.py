@@ -5,7 +5,6 @@ both slots sign (verified with python3-cryptography); the PIN never appears in t
 its audit log or its API answers; "Lock", pulling the YubiKey out, and restarting the agent each
 forget the PIN (pin_required again)."""
 import base64
-import datetime
 import os
 import sys
 import tempfile
@@ -14,21 +13,12 @@ import unittest
 sys.path.insert(0, os.path.join(os.environ.get("PKI_SOURCE_DIR", "."), "tests", "link"))
 
 import linktest  # noqa: E402
+from linktest import tbs_crl  # noqa: E402
 import relaytest  # noqa: E402
-from agentlib import PIN, expect, keys, make_template, set_up, wait_key  # noqa: E402
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from agentlib import PIN, expect, keys, set_up, wait_key  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from pivsim import PcscEnv  # noqa: E402
-
-
-def tbs_crl(issuer):
-    k = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(issuer)
-           .last_update(now).next_update(now + datetime.timedelta(days=1))
-           .sign(k, hashes.SHA256()))
-    return crl.tbs_certlist_bytes
 
 
 class SignPin(unittest.TestCase):
@@ -45,27 +35,16 @@ class SignPin(unittest.TestCase):
                 set_up(ac, serial)
                 cas = {}
                 for slot, policy in (("9c", "once"), ("9d", "always")):
-                    expect(ac.post(f"/api/keys/{serial}/slots/{slot}/generate",
-                                   {"pin": PIN, "algorithm": "ec-p256", "pin_policy": policy}),
-                           200)
-                    res = expect(ac.post(f"/api/keys/{serial}/slots/{slot}/provision",
-                                         {"pin": PIN, "template": make_template(work),
-                                          "mode": "self-signed"}), 200)
-                    cas[slot] = x509.load_pem_x509_certificate(res.json()["certificate"].encode())
-                res = linktest.enrol(ac, linktest.token(rc))
-                self.assertEqual(res.status, 200, res.body)
-                device = res.json()["device"]
-                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
-                                  what="appliance online")
+                    cas[slot] = linktest.self_signed_ca(ac, serial, work, slot=slot,
+                                                        pin_policy=policy)
+                device = linktest.enrol_online(ac, rc)
                 # Re-reading the key selects the PIV applet again: no PIN verification lingers
                 # from provisioning.
                 expect(ac.post("/api/keys/reload"), 200)
 
                 def sign(slot):
                     ca = cas[slot]
-                    pub = ca.public_key().public_bytes(
-                        serialization.Encoding.PEM,
-                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                    pub = linktest.pub_pem(ca)
                     tbs = tbs_crl(ca.subject)
                     res = rc.post("/api/v1/appliances/signature", {
                         "appliance": device, "slot": f"{serial}/{slot}",

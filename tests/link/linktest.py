@@ -7,8 +7,13 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("PKI_SOURCE_DIR", "."), "tests", "relay"))
 sys.path.insert(0, os.path.join(os.environ.get("PKI_SOURCE_DIR", "."), "tests", "agent"))
 
+import datetime  # noqa: E402
+
 import agentlib  # noqa: E402
 import relaytest  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 ADMIN, ADMIN_PW = "admin", "link test password 1"
 
@@ -80,3 +85,47 @@ def link_state(ac):
     r = ac.get("/api/link")
     assert r.status == 200, (r.status, r.body)
     return r.json()
+
+
+def enrol_online(ac, rc):
+    """Enrols the agent with a fresh token and waits until the relay shows it online; its name."""
+    r = enrol(ac, token(rc))
+    assert r.status == 200, (r.status, r.body)
+    device = r.json()["device"]
+    wait_for(lambda: appliances(rc).get(device, {}).get("online"), what="appliance online")
+    return device
+
+
+def self_signed_ca(ac, serial, work, cn=None, slot="9c", pin_policy="never"):
+    """A P-256 key generated in slot and a self-signed CA certificate for it, through the
+    agent's provisioning API; the certificate."""
+    agentlib.expect(ac.post(f"/api/keys/{serial}/slots/{slot}/generate",
+                            {"pin": agentlib.PIN, "algorithm": "ec-p256",
+                             "pin_policy": pin_policy}), 200)
+    template = agentlib.make_template(work, cn=cn) if cn else agentlib.make_template(work)
+    res = agentlib.expect(ac.post(f"/api/keys/{serial}/slots/{slot}/provision",
+                                  {"pin": agentlib.PIN, "template": template,
+                                   "mode": "self-signed"}), 200)
+    return x509.load_pem_x509_certificate(res.json()["certificate"].encode())
+
+
+def pub_pem(cert):
+    """A certificate's SubjectPublicKeyInfo as PEM (the signature API's public_key)."""
+    return cert.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def tbs_crl(issuer, key_id=None):
+    """The TBSCertList of a CRL by issuer (one revoked serial), optionally with an authority key
+    identifier: what the relay asks an appliance to sign."""
+    k = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = x509.CertificateRevocationListBuilder()
+    if key_id is not None:
+        b = b.add_extension(x509.AuthorityKeyIdentifier(key_id, None, None), False)
+    crl = (b.issuer_name(issuer)
+           .last_update(now).next_update(now + datetime.timedelta(days=1))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(4242)
+                                    .revocation_date(now).build())
+           .sign(k, hashes.SHA256()))
+    return crl.tbs_certlist_bytes

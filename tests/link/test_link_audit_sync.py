@@ -11,16 +11,15 @@ import os
 import tempfile
 import unittest
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import linktest
 import pkitest
 import relaytest
-from agentlib import PIN, expect, make_template, set_up, wait_key
+from agentlib import set_up, wait_key
 from pivsim import PcscEnv
-from test_link_sign import tbs_crl
+from linktest import tbs_crl
 
 SHIM = os.path.join(pkitest.BUILD_DIR, "tests", "link", "libfailsync.so")
 REASON = "the appliance cannot write its audit log"
@@ -59,20 +58,9 @@ class LinkAuditSync(unittest.TestCase):
                 serial = env.serials[0]
                 wait_key(ac, serial)
                 set_up(ac, serial)
-                expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
-                               {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
-                res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
-                                     {"pin": PIN, "template": make_template(work),
-                                      "mode": "self-signed"}), 200)
-                ca = x509.load_pem_x509_certificate(res.json()["certificate"].encode())
-                ca_pub_pem = ca.public_key().public_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-                res = linktest.enrol(ac, linktest.token(rc))
-                self.assertEqual(res.status, 200, res.body)
-                device = res.json()["device"]
-                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
-                                  what="appliance online")
+                ca = linktest.self_signed_ca(ac, serial, work)
+                ca_pub_pem = linktest.pub_pem(ca)
+                device = linktest.enrol_online(ac, rc)
 
                 def sign():
                     tbs = tbs_crl(ca.subject)

@@ -31,13 +31,13 @@ import time
 import unittest
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import linktest
 import pkitest
 import relaytest
-from agentlib import PIN, expect, make_template, set_up, wait_key
+from agentlib import set_up, wait_key
 from pivsim import PcscEnv
 from test_link_sign import tbs_cert
 from wsmitm import Mitm
@@ -102,15 +102,8 @@ class LinkHostile(unittest.TestCase):
             serial = env.serials[0]
             wait_key(ac, serial)
             set_up(ac, serial)
-            expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
-                           {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
-            res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
-                                 {"pin": PIN, "template": make_template(work),
-                                  "mode": "self-signed"}), 200)
-            ca = x509.load_pem_x509_certificate(res.json()["certificate"].encode())
-            ca_pub = ca.public_key().public_bytes(
-                serialization.Encoding.PEM,
-                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            ca = linktest.self_signed_ca(ac, serial, work)
+            ca_pub = linktest.pub_pem(ca)
             ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
 
             # Both appliances enrol through their man in the middle.

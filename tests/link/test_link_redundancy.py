@@ -16,7 +16,7 @@ import linktest
 import relaytest
 from agentlib import PIN, expect, openssl, set_up, wait_key
 from pivsim import PcscEnv
-from test_link_sign import tbs_crl
+from linktest import tbs_crl
 
 
 def agent_for(env, reader):

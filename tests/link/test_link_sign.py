@@ -21,7 +21,8 @@ from cryptography.x509.oid import NameOID
 
 import linktest
 import relaytest
-from agentlib import PIN, expect, make_template, set_up, wait_key
+from linktest import tbs_crl
+from agentlib import set_up, wait_key
 from pivsim import PcscEnv
 
 
@@ -38,20 +39,6 @@ def assemble(tbs, sig):
     bits = b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig
     body = tbs + alg + bits
     return b"\x30" + der_len(len(body)) + body
-
-
-def tbs_crl(issuer, key_id=None):
-    k = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    b = x509.CertificateRevocationListBuilder()
-    if key_id is not None:
-        b = b.add_extension(x509.AuthorityKeyIdentifier(key_id, None, None), False)
-    crl = (b.issuer_name(issuer)
-           .last_update(now).next_update(now + datetime.timedelta(days=1))
-           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(4242)
-                                    .revocation_date(now).build())
-           .sign(k, hashes.SHA256()))
-    return crl.tbs_certlist_bytes
 
 
 def tbs_cert(issuer, ca_key_id):
@@ -123,26 +110,13 @@ class LinkSign(unittest.TestCase):
                 serial = env.serials[0]
                 wait_key(ac, serial)
                 set_up(ac, serial)
-                expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
-                               {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}), 200)
-                res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
-                                     {"pin": PIN, "template": make_template(work),
-                                      "mode": "self-signed"}), 200)
-                ca_pem = res.json()["certificate"]
-                ca = x509.load_pem_x509_certificate(ca_pem.encode())
-                ca_pub_pem = ca.public_key().public_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                ca = linktest.self_signed_ca(ac, serial, work)
+                ca_pub_pem = linktest.pub_pem(ca)
                 ca_file = os.path.join(work, "ca.pem")
-                with open(ca_file, "w") as f:
-                    f.write(ca_pem)
+                with open(ca_file, "wb") as f:
+                    f.write(ca.public_bytes(serialization.Encoding.PEM))
 
-                tok = linktest.token(rc)
-                res = linktest.enrol(ac, tok)
-                self.assertEqual(res.status, 200, res.body)
-                device = res.json()["device"]
-                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
-                                  what="appliance online")
+                device = linktest.enrol_online(ac, rc)
                 # The relay lists the appliance's YubiKey and its slots.
                 keys = linktest.appliances(rc)[device]["keys"]
                 self.assertEqual([k["serial"] for k in keys], [serial])

@@ -6,32 +6,17 @@ new CA is signed with the new key; after "Clear Slot" nothing is signed. A stale
 certificate would let the first through (signed with the new key, refused only later by the
 signature check, 502/500) and would not refuse the last with policy_refused."""
 import base64
-import datetime
 import tempfile
 import unittest
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import linktest
 import relaytest
-from agentlib import PIN, expect, make_template, set_up, wait_key
+from linktest import pub_pem, tbs_crl
+from agentlib import PIN, expect, set_up, wait_key
 from pivsim import PcscEnv
-
-
-def tbs_crl(issuer):
-    k = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(issuer)
-           .last_update(now).next_update(now + datetime.timedelta(days=1))
-           .sign(k, hashes.SHA256()))
-    return crl.tbs_certlist_bytes
-
-
-def pub_pem(cert):
-    return cert.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 class LinkSlotCache(unittest.TestCase):
@@ -48,18 +33,10 @@ class LinkSlotCache(unittest.TestCase):
                 set_up(ac, serial)
 
                 def provision(cn):
-                    expect(ac.post(f"/api/keys/{serial}/slots/9c/generate",
-                                   {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "never"}),
-                           200)
-                    res = expect(ac.post(f"/api/keys/{serial}/slots/9c/provision",
-                                         {"pin": PIN, "template": make_template(work, cn=cn),
-                                          "mode": "self-signed"}), 200)
-                    return x509.load_pem_x509_certificate(res.json()["certificate"].encode())
+                    return linktest.self_signed_ca(ac, serial, work, cn=cn)
 
                 first = provision("Cache Test CA One")
-                device = expect(linktest.enrol(ac, linktest.token(rc)), 200).json()["device"]
-                linktest.wait_for(lambda: linktest.appliances(rc).get(device, {}).get("online"),
-                                  what="appliance online")
+                device = linktest.enrol_online(ac, rc)
 
                 def sign(tbs, ca):
                     return rc.post("/api/v1/appliances/signature", {
