@@ -402,6 +402,8 @@ static int device_callback(int devId, wc_CryptoInfo *info, void *ctx)
         return sign_with_identity(info);
     if (info->pk.type == WC_PK_TYPE_EC_KEYGEN)
         return link_ephemeral_keygen(info);
+    if (info->pk.type == WC_PK_TYPE_ECDH)
+        return link_ephemeral_ecdh(info);
     return CRYPTOCB_UNAVAILABLE;
 }
 
@@ -527,6 +529,9 @@ int link_unwrap(link_identity *self, const uint8_t *env, size_t env_len, uint8_t
         goto done;
     memcpy(in, env, env_len);
     p7->rng = link_thread_rng(); /* NULL: wolfSSL makes its own */
+    link_sign_device_init();
+    if (devid_ok)
+        p7->devId = LINK_SIGN_DEVID; /* the agreed secret, remembered per sender key */
     p7->privateKey = self->key_der;
     p7->privateKeySz = (word32)self->key_len;
     int n = wc_PKCS7_DecodeAuthEnvelopedData(p7, in, (word32)env_len, out, (word32)env_len);

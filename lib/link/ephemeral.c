@@ -1,5 +1,5 @@
-/* The sender's ephemeral ECDH keys, one per recipient, kept for a short while
- * (link_ephemeral.h says why). */
+/* The sender's ephemeral ECDH keys, one per recipient, kept for a short while, and the secrets
+ * agreed with them on either side (link_ephemeral.h says why). */
 #include "link/link_ephemeral.h"
 
 #include <pthread.h>
@@ -139,10 +139,118 @@ int link_ephemeral_keygen(wc_CryptoInfo *info)
     return rc;
 }
 
+/* ---- Agreed secrets ---------------------------------------------------------------------- */
+
+/* A secret agreed between two points, remembered by the SHA-256 of both (ours first). A kept
+ * ephemeral key meets the same static key for up to LINK_EPHEMERAL_MAX_AGE seconds; a
+ * recipient sees a sender's kept key up to that long after it was made, so twice that bounds
+ * how long a secret can still be wanted. */
+#define SECRETS 64
+#define SECRET_MAX_AGE (2 * LINK_EPHEMERAL_MAX_AGE)
+#define P256_SECRET 32
+
+typedef struct {
+    int used;
+    uint8_t points[WC_SHA256_DIGEST_SIZE];
+    uint8_t z[P256_SECRET];
+    int64_t made;
+    pid_t pid;
+} agreed_secret;
+
+static agreed_secret g_secrets[SECRETS];
+
+/* The SHA-256 of both keys' public points (X9.63), or -1 when either is not a P-256 key with
+ * its public point (then the secret is not remembered). */
+static int points_id(ecc_key *ours, ecc_key *theirs, uint8_t id[WC_SHA256_DIGEST_SIZE])
+{
+    uint8_t pts[2 * P256_PUB];
+    word32 a = P256_PUB, b = P256_PUB;
+    if (!ours->dp || !theirs->dp || ours->dp->id != ECC_SECP256R1 ||
+        theirs->dp->id != ECC_SECP256R1 || ours->type != ECC_PRIVATEKEY ||
+        wc_ecc_export_x963(ours, pts, &a) != 0 ||
+        wc_ecc_export_x963(theirs, pts + P256_PUB, &b) != 0 || a != P256_PUB || b != P256_PUB)
+        return -1;
+    return wc_Sha256Hash(pts, sizeof pts, id) == 0 ? 0 : -1;
+}
+
+/* The remembered secret for id into z (lock held): 1 found, 0 not. Stale entries are wiped. */
+static int secret_find(const uint8_t *id, int64_t now, pid_t pid, uint8_t z[P256_SECRET])
+{
+    for (size_t i = 0; i < SECRETS; i++) {
+        agreed_secret *s = &g_secrets[i];
+        if (!s->used)
+            continue;
+        if (s->pid != pid || now - s->made >= SECRET_MAX_AGE) {
+            explicit_bzero(s, sizeof *s);
+            continue;
+        }
+        if (memcmp(s->points, id, sizeof s->points) == 0) {
+            memcpy(z, s->z, P256_SECRET);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Remembers a secret (lock held) in a free entry, else in place of the oldest. */
+static void secret_keep(const uint8_t *id, const uint8_t z[P256_SECRET], int64_t now, pid_t pid)
+{
+    agreed_secret *slot = &g_secrets[0];
+    for (size_t i = 0; i < SECRETS; i++) {
+        if (!g_secrets[i].used) {
+            slot = &g_secrets[i];
+            break;
+        }
+        if (g_secrets[i].made < slot->made)
+            slot = &g_secrets[i];
+    }
+    explicit_bzero(slot, sizeof *slot);
+    slot->used = 1;
+    memcpy(slot->points, id, sizeof slot->points);
+    memcpy(slot->z, z, P256_SECRET);
+    slot->made = now;
+    slot->pid = pid;
+}
+
+int link_ephemeral_ecdh(wc_CryptoInfo *info)
+{
+    ecc_key *ours = info->pk.ecdh.private_key, *theirs = info->pk.ecdh.public_key;
+    uint8_t id[WC_SHA256_DIGEST_SIZE], z[P256_SECRET];
+    if (!ours || !theirs || !info->pk.ecdh.out || !info->pk.ecdh.outlen ||
+        *info->pk.ecdh.outlen < P256_SECRET || points_id(ours, theirs, id) != 0)
+        return CRYPTOCB_UNAVAILABLE;
+    int64_t now = mono_s();
+    pid_t pid = getpid();
+    pthread_mutex_lock(&g_lock);
+    int found = secret_find(id, now, pid, z);
+    pthread_mutex_unlock(&g_lock);
+    if (!found) {
+        /* wolfCrypt's own agreement, with its checks of the peer's point; the device is taken
+         * off the key for the call so that it does not come back here. */
+        word32 len = P256_SECRET;
+        int dev = ours->devId;
+        ours->devId = INVALID_DEVID;
+        int rc = wc_ecc_shared_secret(ours, theirs, z, &len);
+        ours->devId = dev;
+        if (rc != 0 || len != P256_SECRET) {
+            explicit_bzero(z, sizeof z);
+            return rc != 0 ? rc : BAD_STATE_E;
+        }
+        pthread_mutex_lock(&g_lock);
+        secret_keep(id, z, now, pid);
+        pthread_mutex_unlock(&g_lock);
+    }
+    memcpy(info->pk.ecdh.out, z, P256_SECRET);
+    *info->pk.ecdh.outlen = P256_SECRET;
+    explicit_bzero(z, sizeof z);
+    return 0;
+}
+
 void link_ephemeral_forget_all(void)
 {
     pthread_mutex_lock(&g_lock);
     for (size_t i = 0; i < SLOTS; i++)
         wipe(&g_keys[i]);
+    explicit_bzero(g_secrets, sizeof g_secrets);
     pthread_mutex_unlock(&g_lock);
 }

@@ -497,6 +497,60 @@ static void test_kept_ephemeral_key(void **state)
     link_replay_close(replay);
 }
 
+/* Where the originator's point starts in a sealed envelope (see kari_fields). */
+static size_t point_offset(const uint8_t *env, size_t len)
+{
+    static const uint8_t point_tag[] = {0x03, 0x42, 0x00, 0x04};
+    for (size_t i = 0; i + 4 + 64 <= len; i++)
+        if (memcmp(env + i, point_tag, 4) == 0)
+            return i + 3;
+    fail_msg("no originator point");
+    return 0;
+}
+
+/* Both sides remember the secret agreed with a kept ephemeral key (link_ephemeral.h). A
+ * remembered secret must never stand in for another pair of keys: with the cache warm, an
+ * envelope whose originator point was changed (off the curve, or another valid point) does
+ * not open, nor does one sealed to another appliance; the genuine one still does. */
+static void test_agreed_secret_per_pair(void **state)
+{
+    (void)state;
+    link_replay *replay = link_replay_open(":memory:", NULL, 0);
+    assert_non_null(replay);
+    link_ephemeral_forget_all();
+    uint8_t p[65], u[32];
+    seal_and_open_at_device(replay, p, u); /* the secret is now remembered on both sides */
+
+    uint8_t *env, *content;
+    size_t env_len;
+    link_msg sent, got;
+    seal_sign_request(relay_id, device_id, DEVICE, 30, &env, &env_len, &sent);
+    size_t at = point_offset(env, env_len);
+    uint8_t saved[65];
+    memcpy(saved, env + at, sizeof saved);
+    env[at + 20] ^= 0x01; /* off the curve */
+    assert_int_equal(open_at_device(replay, env, env_len, &got, &content), LINK_ERR_DECRYPT);
+    /* Another valid point: the generator of P-256. */
+    static const uint8_t generator[65] = {
+        0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5,
+        0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4,
+        0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a,
+        0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33,
+        0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5};
+    memcpy(env + at, generator, sizeof generator);
+    assert_int_equal(open_at_device(replay, env, env_len, &got, &content), LINK_ERR_DECRYPT);
+    memcpy(env + at, saved, sizeof saved);
+    assert_int_equal(open_at_device(replay, env, env_len, &got, &content), LINK_OK);
+    free(content);
+    free(env);
+
+    /* Sealed to another appliance: this one's remembered secrets do not open it. */
+    seal_sign_request(relay_id, other_device, DEVICE, 30, &env, &env_len, &sent);
+    assert_int_equal(open_at_device(replay, env, env_len, &got, &content), LINK_ERR_DECRYPT);
+    free(env);
+    link_replay_close(replay);
+}
+
 static void test_codec_strict(void **state)
 {
     (void)state;
@@ -551,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_device_name),
         cmocka_unit_test(test_codec_strict),
         cmocka_unit_test(test_kept_ephemeral_key),
+        cmocka_unit_test(test_agreed_secret_per_pair),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
