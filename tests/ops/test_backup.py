@@ -63,9 +63,9 @@ def main():
         for key in ("etc/iothsm/credentials/master.key", "etc/pki-relay/credentials/master.key",
                     "etc/iothsm/tls/ui.key", "etc/iothsm/tls/ui.crt"):
             assert read(os.path.join(a, key)) == read(os.path.join(b, key)), f"{key} not restored"
-        if ti.agent_has_set_password():
-            assert ti.login_works(b, ORIGINAL, uid_b, gid_b), "restored: original password fails"
-            assert not ti.login_works(b, TEMPORARY, uid_b, gid_b), "the temporary one still works"
+        ti.assert_agent_has_set_password()
+        assert ti.login_works(b, ORIGINAL, uid_b, gid_b), "restored: original password fails"
+        assert not ti.login_works(b, TEMPORARY, uid_b, gid_b), "the temporary one still works"
         ok = True
         print("ok: backup, restore onto other user ids, original password and keys back")
     finally:

@@ -80,9 +80,8 @@ def inner():
     assert r.returncode == 0 and "/usr/sbin/nologin" in r.stdout, r.stdout
     leaked = scan_tree(upper, [PASSWORD.encode()])
     assert not leaked, f"the password is stored in clear: {leaked}"
-    with_password = ti.agent_has_set_password()
-    if with_password:
-        assert ti.login_works(merged, PASSWORD, uid, gid), "cannot log in"
+    ti.assert_agent_has_set_password()
+    assert ti.login_works(merged, PASSWORD, uid, gid), "cannot log in"
 
     before = changes(upper)
     rc, out = setup()

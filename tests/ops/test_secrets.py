@@ -7,8 +7,8 @@ every process are scanned all along, and afterwards the daemons' output and ever
 their state directories (the master key must never be copied there in clear, the password only
 as a hash). Secrets are looked for raw, as hex and as base64.
 
-The full provisioning and signing run joins this test when those features land: add its
-PINs, PUKs and management keys to SECRETS and its steps to exercise().
+The full provisioning and signing run (PIN, PUK, management key, enrolment token, relay admin
+password, signatures over the link) is test_secrets_provision.py.
 """
 import os
 import secrets as pysecrets
@@ -25,9 +25,11 @@ PASSWORD = "Secret-Admin-Passw0rd-" + pysecrets.token_hex(4)
 SLOW = os.environ.get("PKI_SANITIZE", "").upper() in ("ON", "1", "TRUE")
 
 
-def agent_has_set_password():
+def assert_agent_has_set_password():
+    """The agent's admin password goes in through `set-password` on stdin: a build without it is
+    a failure, not a reason to check less."""
     r = subprocess.run([pkitest.program("iothsm-agent"), "--help"], capture_output=True, text=True)
-    return "set-password" in r.stdout
+    assert "set-password" in r.stdout, f"iothsm-agent has no set-password:\n{r.stdout}"
 
 
 def reachable(port):
@@ -57,7 +59,8 @@ def run_daemon(name, work, master_key, secrets, exercise):
     env.pop("JOURNAL_STREAM", None)  # logs to stderr, where the test can read them
     exe = pkitest.program(name)
     out = ""
-    if name == "iothsm-agent" and agent_has_set_password():
+    if name == "iothsm-agent":
+        assert_agent_has_set_password()
         r = subprocess.run([exe, "--config", conf, "set-password"], input=PASSWORD + "\n",
                            capture_output=True, text=True, env=env, timeout=120)
         assert r.returncode == 0, r.stderr
@@ -87,7 +90,7 @@ def run_daemon(name, work, master_key, secrets, exercise):
 
 def exercise(name, url):
     pkitest.http("GET", url + "/healthz")
-    if name == "iothsm-agent" and agent_has_set_password():
+    if name == "iothsm-agent":
         ok = pkitest.http("POST", url + "/api/login", body={"password": PASSWORD})
         assert ok.status == 200, f"login with the password set on stdin: {ok.status} {ok.body!r}"
         bad = pkitest.http("POST", url + "/api/login", body={"password": PASSWORD + "x"})
