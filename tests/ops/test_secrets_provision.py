@@ -228,6 +228,8 @@ def main():
               f"{len(watch.secrets)} secrets: {', '.join(names)}")
         assert watch.scans > 10, "the /proc watcher hardly ran"
         assert not watch.hits, f"a secret showed in /proc: {watch.hits}"
+        # The agent's log level really was debug (its link client logs its connects there).
+        assert "debug: link: connecting" in found["iothsm-agent"][0], found["iothsm-agent"][0]
         for name, (log, hits_state) in found.items():
             assert "ERROR: AddressSanitizer" not in log, log
             hits = scan_text(log, watch.secrets)
