@@ -6,6 +6,7 @@ request or unexpected HTTP error and saves a screenshot of every step under
 $PKI_TEST_ARTIFACTS/console/ (default: <build>/test-artifacts/console/). Afterwards this script
 checks, through the API and with openssl, what the browser did.
 """
+import base64
 import hashlib
 import json
 import os
@@ -136,10 +137,25 @@ def check_pki(relay, result, token):
     assert emails == ["alice@example.com"], emails
     assert any("Example Issuing CA" in c.subject.rfc4514_string() for c in chain), [c.subject for c in chain]
 
+    # "the key never leaves the browser": what the claim sent is the token and a CSR for the
+    # key that is in the PKCS#12, and none of that key's private parts in any form
+    check_claim_sent(result["claim_sent"], key, p12)
+
     # the public request's key was made in the browser and saved encrypted
     pkitest.run(["openssl", "pkey", "-in", result["public_key_file"], "-passin", "pass:bob-key-password", "-noout"])
     nopw = pkitest.run(["openssl", "pkey", "-in", result["public_key_file"], "-passin", "pass:x", "-noout"], check=False)
     assert nopw.returncode != 0
+    # and the certificate the relay issued for that request is for that very key
+    bobs = api(relay, token, f"/cas/{result['issuing_ca_id']}/certificates?q=bob").json()["certificates"]
+    assert len(bobs) == 1, bobs
+    bob = x509.load_pem_x509_certificate(api(relay, token, f"/certificates/{bobs[0]['id']}/download?format=pem").body)
+    assert bob.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "bob", bob.subject
+    bob_pub = pkitest.run(["openssl", "pkey", "-in", result["public_key_file"], "-passin", "pass:bob-key-password",
+                           "-pubout"]).stdout.encode()
+    assert serialization.load_pem_public_key(bob_pub).public_numbers() == bob.public_key().public_numbers(), "bob's certificate is not for the browser-made key"
+    with open(result["public_key_file"], "rb") as f:
+        bob_key = serialization.load_pem_private_key(f.read(), b"bob-key-password")
+    check_sent_without_key(result["public_request_sent"], bob_key)
 
     # the revocation made in the console is in the issuing CA's CRL
     crl_url = issuing["urls"]["crl"]
@@ -182,6 +198,66 @@ def check_pki(relay, result, token):
         assert "CN = Example HSM Root CA" in subj, subj
     # the CA imported with an existing (encrypted) key is active with that certificate
     assert cas["Imported"]["status"] == "active" and "Imported Root" in cas["Imported"]["subject"], cas["Imported"]
+
+
+def strings(v):
+    """Every string in a JSON value."""
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            yield k
+            yield from strings(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from strings(x)
+
+
+def decoded(text):
+    """text itself and every run of base64 or base64url in it (PEM armour and line breaks
+    dropped) decoded at each of the four alignments, so DER inside any of them is seen."""
+    out = [text.encode()]
+    flat = re.sub(r"-----[A-Z0-9 #]+-----|\s", "", text)
+    for run in re.findall(r"[A-Za-z0-9+/_-]{40,}", flat):
+        for shift in range(4):
+            chunk = run[shift:]
+            chunk = chunk[:len(chunk) // 4 * 4].replace("-", "+").replace("_", "/")
+            out.append(base64.b64decode(chunk))
+    return out
+
+
+def check_sent_without_key(sent, key):
+    """None of the request bodies the browser sent holds the private key: no PEM private key,
+    no JWK private member, and none of the key's private numbers (d, p, q, dp, dq, qi) as bytes
+    inside any base64 or base64url text (PKCS#8, PKCS#12, JWK), in hex or in decimal."""
+    pn = key.private_numbers()
+    numbers = (pn.d, pn.p, pn.q, pn.dmp1, pn.dmq1, pn.iqmp)
+    for r in sent:
+        body = r["body"]
+        assert "PRIVATE KEY" not in body, r
+        assert not re.search(r'"(d|p|q|dp|dq|qi)"\s*:', body), r
+        texts = list(strings(json.loads(body)))
+        blobs = [b for t in texts for b in decoded(t)]
+        for n in numbers:
+            raw = n.to_bytes((n.bit_length() + 7) // 8, "big")[:24]
+            assert not any(raw in b for b in blobs), ("a private number of the key was sent", r["path"])
+            for t in texts:
+                assert format(n, "x")[:40] not in t.lower() and str(n)[:40] not in t, r["path"]
+
+
+def check_claim_sent(sent, key, p12_path):
+    assert [(r["method"], r["path"]) for r in sent] == [("POST", "/api/v1/public/claim")], sent
+    body = json.loads(sent[0]["body"])
+    assert sorted(body) == ["csr", "token"], sorted(body)
+    csr = x509.load_pem_x509_csr(body["csr"].encode())
+    assert csr.is_signature_valid
+    assert csr.public_key().public_numbers() == key.public_key().public_numbers(), "the claimed CSR is not for the key in the PKCS#12"
+    check_sent_without_key(sent, key)
+    # nor the PKCS#12 file (its private key bag is encrypted, so look for the file's own bytes)
+    with open(p12_path, "rb") as f:
+        p12 = f.read()
+    blobs = [b for t in strings(body) for b in decoded(t)]
+    assert not any(p12[-64:] in b or p12[:64] in b for b in blobs), "the PKCS#12 was sent"
 
 
 if __name__ == "__main__":

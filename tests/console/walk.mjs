@@ -163,6 +163,39 @@ async function saveDownload(click, name) {
   await dl.saveAs(file);
   return file;
 }
+// Every request with a body the page sends until stop() (method, path, body): what left the
+// browser, for the checks that a browser-made private key never does.
+function recordBodies() {
+  const sent = [];
+  const on = (r) => {
+    const body = r.postData();
+    if (body !== null) sent.push({ method: r.method(), path: new URL(r.url()).pathname, body });
+  };
+  page.on('request', on);
+  return { sent, stop: () => page.off('request', on) };
+}
+// A claim body as the test keeps it: the one-time token replaced (it stays out of artifacts).
+function redactToken(body) {
+  const j = JSON.parse(body);
+  if (typeof j.token === 'string') j.token = '<token>';
+  return JSON.stringify(j);
+}
+function assertNoPrivateKey(body, what) {
+  const privateJwkMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
+  assert.doesNotMatch(body, /PRIVATE KEY/, `${what} carries a PEM private key`);
+  let j = null;
+  try { j = JSON.parse(body); } catch { /* not JSON: the text checks above and in Python apply */ }
+  const walk = (v) => {
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      assert.ok(!privateJwkMembers.includes(k), `${what} carries a JWK private member "${k}"`);
+      assert.ok(!/p12|pkcs12|pfx/i.test(k), `${what} carries a PKCS#12 member "${k}"`);
+      walk(x);
+    }
+  };
+  walk(j);
+}
+
 // The request just submitted: the console highlights it after Submit CSR.
 async function openRequestModal() {
   const row = page.locator('tr.highlight');
@@ -375,8 +408,16 @@ async function walkPki() {
     await page.getByLabel('Password for the private key').fill('bob-key-password');
     await page.getByLabel('Repeat the password').fill('bob-key-password');
     await s.shot('public-request-form');
+    const rec = recordBodies();
     result.public_key_file = await saveDownload(() => page.getByRole('button', { name: 'Submit request' }).click(), 'bob.key');
     await page.getByRole('heading', { name: 'Request submitted' }).waitFor();
+    rec.stop();
+    // the only thing sent is the CSR (the key is downloaded, encrypted, and never sent)
+    assert.deepEqual(rec.sent.map((r) => `${r.method} ${r.path}`), [`POST ${new URL(url).pathname.replace(/^\/request\//, '/api/v1/public/templates/')}/requests`]);
+    for (const r of rec.sent) assertNoPrivateKey(r.body, 'the public request');
+    assert.deepEqual(Object.keys(JSON.parse(rec.sent[0].body)), ['csr']);
+    assert.match(JSON.parse(rec.sent[0].body).csr, /^-----BEGIN CERTIFICATE REQUEST-----/);
+    result.public_request_sent = rec.sent;
   });
 
   await step('bulk-approve', async () => {
@@ -407,8 +448,17 @@ async function walkPki() {
     await page.getByLabel('Password for the PKCS#12 file').fill(P12_PASSWORD);
     await page.getByLabel('Repeat the password').fill(P12_PASSWORD);
     await s.shot('claim-form');
+    const rec = recordBodies();
     result.p12_file = await saveDownload(() => page.getByRole('button', { name: 'Claim certificate' }).click(), 'alice.p12');
     await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor();
+    rec.stop();
+    // "The key never leaves the browser": one POST, the token and a CSR, nothing else
+    assert.deepEqual(rec.sent.map((r) => `${r.method} ${r.path}`), ['POST /api/v1/public/claim']);
+    for (const r of rec.sent) assertNoPrivateKey(r.body, 'the claim');
+    const claim = JSON.parse(rec.sent[0].body);
+    assert.deepEqual(Object.keys(claim).sort(), ['csr', 'token']);
+    assert.match(claim.csr, /^-----BEGIN CERTIFICATE REQUEST-----/);
+    result.claim_sent = rec.sent.map((r) => ({ ...r, body: redactToken(r.body) }));
     result.p12_password = P12_PASSWORD;
     assert.ok(!page.url().includes('token='), 'the used claim token leaves the address bar');
   });
@@ -575,6 +625,7 @@ async function walkPki() {
     result.hsm_provisioning_first = await pem.inputValue();
     result.hsm_fingerprint = await page.locator('code.fingerprint').innerText();
     result.hsm_ca_id = Number(page.url().match(/\/cas\/(\d+)/)[1]);
+    await s.shot('hsm-provisioning-certificate');
     // the menu item gives it again, with a new one-time token
     await menu('Details');
     await menu('Download HSM Provisioning Certificate');
