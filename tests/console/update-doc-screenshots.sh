@@ -1,17 +1,17 @@
 #!/bin/sh
-# Copies the browser walk's screenshots that docs/console.md shows from the last test run
-# (ctest -R console_browser) into docs/console/, under names without the step numbers.
-# Usage: tests/console/update-doc-screenshots.sh [ARTIFACTS_DIR]
+# Copies the browser walk's screenshots that docs/console.md shows (every "console/NAME.png" it
+# references) from the last test run (ctest -R console_browser) into docs/console/, under names
+# without the step numbers. console_doc_images checks that each name is a shot the walk takes.
+# Usage: tests/console/update-doc-screenshots.sh [ARTIFACTS_DIR [DEST_DIR]]
 set -eu
+here="$(dirname "$0")"
 src="${1:-${PKI_TEST_ARTIFACTS:-build/test-artifacts}/console}"
-dst="$(dirname "$0")/../../docs/console"
+dst="${2:-$here/../../docs/console}"
+names=$(grep -o 'console/[a-z0-9-]*\.png' "$here/../../docs/console.md" | sed 's|^console/||; s|\.png$||' | sort -u)
+[ -n "$names" ] || { echo "docs/console.md references no screenshot" >&2; exit 1; }
 mkdir -p "$dst"
-for step in login-page setup-form no-ca create-root-ca-form create-root-ca ca-service-urls \
-            create-intermediate-csr request-modal import-intermediate template-edit-general \
-            approve-override-modal public-request-form claim-form claim-with-browser-key revoke \
-            unrevoke acme-policy-and-eab delete-ca-confirm phone-menu-open phone-certificates \
-            import-wrong-certificate appliances audit-log api-token; do
-  f=$(ls "$src"/[0-9][0-9]-"$step".png 2>/dev/null | head -n 1)
+for step in $names; do
+  f=$(ls "$src"/[0-9][0-9]-"$step".png "$src"/[0-9][0-9][0-9]-"$step".png 2>/dev/null | head -n 1)
   [ -n "$f" ] || { echo "missing screenshot: $step (run ctest -R console_browser first)" >&2; exit 1; }
   cp "$f" "$dst/$step.png"
 done
