@@ -12,8 +12,9 @@ import tempfile
 import threading
 import time
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pivsim import PcscEnv
@@ -379,6 +380,39 @@ def check_pulled_out(env):
     assert sw(r[1]) == "63c3" and r[2].hex() == "0504039000", [x.hex() for x in r]
 
 
+def check_blocked_pin(env):
+    step("a blocked PIN: VERIFY with the right PIN gets 6983, signing gets 6982; the PUK unblocks")
+    with env.session(0) as s:
+        s.transmit(SELECT_PIV)
+        mgm_auth(s, 0x03, MGM_DEFAULT)
+        r = s.transmit(apdu(0x47, 0x00, 0x8C, bytes.fromhex("ac03800111")))  # P-256, PIN once
+        assert sw(r) == "9000", sw(r)
+        point = parse_tlvs(parse_tlvs(r[:-2])[0x7F49])[0x86]
+        pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        digest = os.urandom(32)
+        sign = apdu(0x87, 0x11, 0x8C, tlv(0x7C, tlv(0x82, b"") + tlv(0x81, digest)))
+
+        def signed(r):
+            assert sw(r) == "9000", sw(r)
+            sig = parse_tlvs(parse_tlvs(r[:-2])[0x7C])[0x82]
+            pub.verify(sig, digest, ec.ECDSA(Prehashed(hashes.SHA256())))  # raises if bad
+
+        assert verify_pin(s) == "9000"
+        signed(s.transmit(sign))  # the key works while the PIN does
+        for want in ("63c2", "63c1", "63c0"):
+            assert verify_pin(s, b"000000") == want
+        assert sw(s.transmit(sign)) == "6982"  # a failed VERIFY also ends the verified state
+        assert verify_pin(s) == "6983"  # the right PIN changes nothing now
+        assert sw(s.transmit(bytes.fromhex("0020008000"))) == "6983"
+        assert sw(s.transmit(sign)) == "6982"
+        md = parse_tlvs(s.transmit(apdu(0xF7, 0x00, 0x80))[:-2])
+        assert md[0x06] == b"\x03\x00", md
+        r = s.transmit(apdu(0x2C, 0x00, 0x80, b"12345678" + b"123456\xff\xff"))
+        assert sw(r) == "9000", sw(r)
+        assert verify_pin(s) == "9000"
+        signed(s.transmit(sign))
+
+
 def main():
     with PcscEnv(n_keys=1, touch_timeout=20) as env:
         check_mgm_algorithms(env)
@@ -387,6 +421,7 @@ def main():
         check_objects_and_cached_touch(env)
         check_pulled_out(env)
         check_slow_card(env)
+        check_blocked_pin(env)
     check_persistence_and_several_keys()
     print("ok")
 

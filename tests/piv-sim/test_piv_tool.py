@@ -137,7 +137,17 @@ def check_import_key(t):
         verify_signature(pub_pem, t.path("data.bin"), t.path("data.sig"))
 
 
-def check_pin_counters(t):
+def signed_and_verified(t, slot, algo, data, pin="123456"):
+    """A signature by the slot key through the tool, checked by openssl against the slot's
+    public key (pub-<slot>.pem, written when the key was generated)."""
+    sig = t.sign(slot, algo, data, pin=pin)
+    assert sig is not None
+    write(t.path("signed.bin"), data)
+    write(t.path("signed.sig"), sig)
+    verify_signature(t.path("pub-%s.pem" % slot), t.path("signed.bin"), t.path("signed.sig"))
+
+
+def check_pin_counters(t, env):
     step("wrong PIN decrements the counter, right PIN restores it")
     _, _, err = t.run("-a", "verify-pin", "-P", "000000", ok=False)
     assert "2 tries left" in err, err
@@ -149,23 +159,32 @@ def check_pin_counters(t):
     t.run("-a", "verify-pin", "-P", "123456", ok=False)
     t.run("-a", "verify-pin", "-P", "654321")
     t.run("-a", "change-puk", "-P", "12345678", "-N", "87654321")
-    step("blocked PIN refuses signing; unblock-pin with the PUK")
+    step("blocked PIN refuses signing, even with the right PIN; unblock-pin with the PUK")
     for left in (2, 1, 0):
-        t.run("-a", "verify-pin", "-P", "111111", ok=False)
+        _, _, err = t.run("-a", "verify-pin", "-P", "111111", ok=False)
+        assert "%d tries left" % left in err or (left == 0 and "blocked" in err.lower()), err
     assert t.pin_tries() == 0
+    signs = sim_log(env).count("ins=87")
     _, _, err = t.run("-a", "verify-pin", "-P", "654321", ok=False)
-    assert "blocked" in err.lower(), err
+    assert "Pin code blocked" in err, err
+    write(t.path("x.bin"), b"x")
+    _, _, err = t.run("-a", "verify-pin", "-P", "654321", "--sign", "-s", "9a", "-A", "RSA2048",
+                      "-i", t.path("x.bin"), "-o", t.path("x.sig"), ok=False)
+    assert "Pin code blocked" in err, err
+    assert sim_log(env).count("ins=87") == signs, "a signing command reached the blocked card"
     assert t.sign("9a", "RSA2048", b"x", pin=None, ok=False) is None  # card answers 6982
-    assert t.sign("9e", "ECCP256", b"x", pin=None) is not None  # PIN policy never still works
+    assert "sw=6982" in sim_log(env).split("ins=87")[-1].split("\n")[1], sim_log(env)[-600:]
+    assert t.pin_tries() == 0
+    signed_and_verified(t, "9e", "ECCP256", b"PIN policy never", pin=None)  # still works
     t.run("-a", "unblock-pin", "-P", "12345678", "-N", "222222", ok=False)  # old PUK
     t.run("-a", "unblock-pin", "-P", "87654321", "-N", "222222")
     assert t.pin_tries() == 3
-    assert t.sign("9a", "RSA2048", b"x", pin="222222") is not None
+    signed_and_verified(t, "9a", "RSA2048", b"unblocked", pin="222222")
 
 
 def check_pin_always(t):
     step("PIN policy always (9c): the signature must follow the VERIFY directly")
-    assert t.sign("9c", "ECCP256", b"first", pin="222222") is not None
+    signed_and_verified(t, "9c", "ECCP256", b"first", pin="222222")
     write(t.path("a.bin"), b"a")
     rc, out, err = t.run("-a", "verify-pin", "-P", "222222", "-a", "status", "--sign", "-s", "9c",
                          "-A", "ECCP256", "-i", t.path("a.bin"), "-o", t.path("a.sig"), ok=None)
@@ -228,7 +247,7 @@ def check_attest(t, env):
     t.run("-a", "attest", "-s", "8b", "-o", t.path("x.pem"), ok=False)
 
 
-def check_retries_and_reset(t):
+def check_retries_and_reset(t, env):
     step("pin-retries (needs management key and PIN)")
     t.run("-k" + MGM_DEFAULT, "-a", "verify-pin", "-P", "222222", "-a", "pin-retries",
           "--pin-retries", "5", "--puk-retries", "4")
@@ -247,8 +266,15 @@ def check_retries_and_reset(t):
     t.run("-a", "verify-pin", "-P", "123456")
     t.run("-a", "attest", "-s", "9a", "-o", t.path("x.pem"), ok=False)  # keys are gone
     t.run("-a", "read-certificate", "-s", "f9", "-o", t.path("f9-after.pem"))  # attestation kept
-    t.generate("9a", "ECCP256")
-    t.run("-a", "attest", "-s", "9a", "-o", t.path("att-after.pem"))
+    pub = t.generate("9a", "ECCP256")
+    att = t.path("att-after.pem")
+    t.run("-a", "attest", "-s", "9a", "-o", att)
+    r = openssl("verify", "-CAfile", env.attestation_ca_pem, "-untrusted", t.path("f9-after.pem"), att)
+    assert b": OK" in r.stdout, r.stdout
+    with open(att, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert cert.public_key().public_bytes(*spki) == pub.public_bytes(*spki)  # the new key
 
 
 def check_touch(t, env):
@@ -281,9 +307,9 @@ def main():
         check_attest(t, env)
         check_mgm_key(t, env)
         check_touch(t, env)
-        check_pin_counters(t)
+        check_pin_counters(t, env)
         check_pin_always(t)
-        check_retries_and_reset(t)
+        check_retries_and_reset(t, env)
     print("ok")
 
 
