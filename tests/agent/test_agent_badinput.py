@@ -18,6 +18,7 @@ GARBAGE = [
     "\x01\x02\xff\u2603" * 50,
     "A" * 200000,
 ]
+SECRET_MAX = 16384  # agent/secmem/secmem.h: the longest PIN, password or pasted key accepted
 
 
 def snapshot(c, env, serial, slot):
@@ -80,6 +81,23 @@ def main():
             assert "password" in m
             bad(f"{base}/9e/import-key", {"pin": PIN, "pkcs12": base64.b64encode(os.urandom(300)).decode(),
                                           "password": "x"}, "bad_pkcs12")
+            # garbage as the password of a real PKCS#12 file and of a real encrypted PKCS#8
+            # key, up to the longest password accepted and beyond
+            p8 = os.path.join(work, "k8.pem")
+            openssl("pkcs8", "-topk8", "-in", k, "-out", p8, "-v2", "aes-256-cbc",
+                    "-passout", "pass:right")
+            with open(p8) as f:
+                enc_key = f.read()
+            assert "BEGIN ENCRYPTED PRIVATE KEY" in enc_key
+            for g in GARBAGE + ["B" * SECRET_MAX, "B" * (SECRET_MAX + 1), "right\n", "Right"]:
+                too_long = len(g.encode()) > SECRET_MAX
+                m = bad(f"{base}/9e/import-key", {"pin": PIN, "pkcs12": b64, "password": g},
+                        "bad_request" if too_long else "bad_password")
+                assert "password" in m, m
+                m = bad(f"{base}/9e/import-key", {"pin": PIN, "key": enc_key, "password": g},
+                        "bad_request" if too_long else "bad_key")
+                assert ("at most %d bytes" % SECRET_MAX if too_long else "wrong password") in m, m
+                assert slot_of(c, serial, "9e")["state"] == "empty"
             # malformed requests
             bad(f"{base}/9e/generate", {"pin": PIN, "algorithm": "ed25519"}, "bad_algorithm")
             bad(f"{base}/9e/generate", {"pin": PIN, "algorithm": "ec-p256", "pin_policy": "sometimes"},
@@ -102,6 +120,14 @@ def main():
             assert keys(c)[serial]["pin_retries"] == 3
             events = [e["event"] for e in c.get("/api/audit").json()]
             assert len(events) == audit_before, events[: len(events) - audit_before]
+            # the same PKCS#12 file and encrypted key with the right password are accepted
+            # (what the garbage passwords were refused for was the password)
+            spki = openssl("pkey", "-in", k, "-pubout").stdout.strip()
+            for slot, body in (("9e", {"pkcs12": b64}), ("9a", {"key": enc_key})):
+                r = expect(c.post(f"{base}/{slot}/import-key",
+                                  {"pin": PIN, "password": "right", **body}), 200)
+                assert r.json()["public_key"].strip() == spki, r.json()
+                assert slot_of(c, serial, slot)["state"] == "key_imported"
     print("1 passed, 0 failed")
 
 

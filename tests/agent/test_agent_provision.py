@@ -24,7 +24,10 @@ def check_slot_certificate(env, reader, slot, pem, work):
     crt = tmpfile(pem, dir=work)
     r = piv_tool(env, reader, "-a", "verify-pin", "-P", PIN, "-a", "test-signature", "-s", slot,
                  "-i", crt)
-    assert "Successful" in (r.stdout + r.stderr), r.stdout + r.stderr
+    text = openssl("x509", "-in", crt, "-noout", "-text").stdout
+    is_rsa = "Public Key Algorithm: rsaEncryption" in text
+    want = "Successful RSA verification." if is_rsa else "Successful ECDSA verification."
+    assert want in r.stdout + r.stderr and "Failed" not in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 def provision_roots(c, env, serial, work, template):

@@ -1,7 +1,8 @@
 // The appliance walk (see test_agent_browser.py): log in, set up a factory-fresh virtual
 // YubiKey, provision a self-signed root and an intermediate through the wizard, view the
-// certificate, clear a slot, reload. A screenshot of every step; fails on any console error,
-// failed request or unexpected HTTP error.
+// certificate, clear a slot, reload, then import a key from a PKCS#12 file (a wrong password
+// first) and provision a self-signed root from it. A screenshot of every step; fails on any
+// console error, failed request or unexpected HTTP error.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,8 @@ const PASSWORD = process.env.AGENT_PASSWORD;
 const SERIAL = process.env.SERIAL;
 const TEMPLATE = fs.readFileSync(process.env.TEMPLATE_FILE, 'utf8');
 const WORK = process.env.WORK_DIR;
+const IMPORT_P12 = process.env.IMPORT_P12;
+const IMPORT_P12_PASSWORD = process.env.IMPORT_P12_PASSWORD;
 const PIN = '246810';
 const PUK = '13579135';
 
@@ -160,6 +163,49 @@ try {
   await step('reload', async () => {
     await page.locator('#reload').click();
     await slotRow('9d').getByText('provisioned').waitFor();
+  });
+
+  await step('wizard-import-key', async () => {
+    await page.getByRole('button', { name: 'Provision a New Slot' }).click();
+    await page.locator('#wizard-key').selectOption(SERIAL);
+    await page.locator('#wizard-slot').selectOption('9e');
+    await page.locator('#wizard-next').click();
+    await page.locator('#key-option-import').check();
+    await page.locator('#import-box').waitFor();
+    await page.getByRole('button', { name: 'Import key' }).waitFor();
+    await page.locator('#import-pkcs12').setInputFiles(IMPORT_P12);
+    await page.locator('#import-password').fill('not the password');
+    await page.locator('#key-pin').fill(PIN);
+  });
+
+  await step('wizard-import-bad-password', async () => {
+    // A wrong PKCS#12 password: a clear message, the wizard stays on the key step.
+    s.expectStatus(400, '/slots/9e/import-key');
+    await page.locator('#key-submit').click();
+    await page.locator('#wizard-error').getByText('cannot open the PKCS#12 file: wrong password').waitFor();
+    await page.locator('#import-password').fill(IMPORT_P12_PASSWORD);
+  });
+
+  await step('wizard-import-template', async () => {
+    await page.locator('#key-submit').click();
+    await page.locator('#public-key').waitFor({ state: 'attached' });
+    const pub = await page.locator('#public-key').textContent();
+    fs.writeFileSync(path.join(WORK, 'imported-9e.pub'), pub);
+    await page.locator('#template').fill(TEMPLATE);
+    await page.locator('#mode-self-signed').check();
+    await page.locator('#cert-pin').fill(PIN);
+  });
+
+  await step('wizard-imported-root-done', async () => {
+    await page.locator('#cert-submit').click();
+    await page.locator('#wizard-done').waitFor();
+    const pem = await page.locator('#result-cert').innerText();
+    fs.writeFileSync(path.join(WORK, 'root-9e.pem'), pem);
+  });
+
+  await step('imported-slot-provisioned', async () => {
+    await page.locator('#wizard-finish').click();
+    await slotRow('9e').getByText('provisioned').waitFor();
   });
 } catch (e) {
   console.log(`\nstep failed: ${e.stack || e}`);
