@@ -242,6 +242,14 @@ def one_key_type(d, kt, genargs):
         assert orsp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
         assert orsp.serial_number == lc.serial_number
         assert orsp.certificate_status.name.lower() == status
+        # x509_driver answers with thisUpdate = now - 60, nextUpdate = now + 3600 and, when
+        # revoked, revocationTime = now - 7200 with the reason given (wolfSSL reads neither).
+        assert (orsp.next_update - orsp.this_update).total_seconds() == 3660
+        if status == "revoked":
+            assert (orsp.this_update - orsp.revocation_time).total_seconds() == 7140
+            assert orsp.revocation_reason == x509.ReasonFlags.key_compromise
+        else:
+            assert orsp.revocation_time is None and orsp.revocation_reason is None
         assert orsp.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(
             x509.load_pem_x509_certificate(open(inter if not extra else resp, "rb").read())
             .public_key()).digest
