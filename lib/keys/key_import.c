@@ -327,8 +327,11 @@ static pki_key *import_der(const uint8_t *der, size_t len, const char *password,
         if (n <= 0)
             pki_key_errf(err, errlen, "encrypted key: wrong password");
         else {
+            /* A wrong password still "decrypts" now and then (the CBC padding comes out valid
+             * by chance, about once in 256 tries) into bytes that are no key: that is a wrong
+             * password too, whatever the key parser makes of them. */
             k = import_der(buf, (size_t)n, NULL, depth + 1, err, errlen);
-            if (!k && strstr(err ? err : "", "not a private key"))
+            if (!k)
                 pki_key_errf(err, errlen, "encrypted key: wrong password");
         }
         pki_secret_free(buf, len);

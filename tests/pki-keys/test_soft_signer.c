@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -244,6 +245,33 @@ static void test_import_errors_say_what_is_wrong(void **state)
     pki_signer_free(s);
 }
 
+/* A wrong password sometimes "decrypts" an encrypted PKCS#8 key: the CBC padding comes out
+ * valid by chance, about once in 256 tries, into bytes that are no key. Whatever the key parser
+ * makes of them, the user must read "wrong password". The key is openssl's (`pkcs8 -topk8 -v2
+ * aes-256-cbc -iter 1`, password "right"), one PBKDF2 iteration so that thousands of wrong
+ * passwords take a moment; a handful of them land on valid padding. */
+static void test_every_wrong_password_says_so(void **state)
+{
+    (void)state;
+    static const char pem[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+                              "MIHrMFYGCSqGSIb3DQEFDTBJMCgGCSqGSIb3DQEFDDAbBAiJ8+7nHL0iGQIBATAM\n"
+                              "BggqhkiG9w0CCQUAMB0GCWCGSAFlAwQBKgQQ+kOS++TT+3zECyAHMe+uygSBkBOb\n"
+                              "5rZUwJxi9Z7qCD98uPdxZfTQc62eI8D7NFMnqI3HamAhJAWUcEwwlu0ByZJRipc9\n"
+                              "i7dwRmBvPDV+YOSIUNceXTLsLf/ajxia8ZVcx0wr8g70d8SkIeSSbIltWiKmyn06\n"
+                              "t09OTmB7NjXs8hf685okwgY/LOk5QrI4cJAu6ngfJD8srHlVaPvb3dDvD6d6cA==\n"
+                              "-----END ENCRYPTED PRIVATE KEY-----\n";
+    char err[160], password[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(password, sizeof password, "wrong-%d", i);
+        err[0] = '\0';
+        assert_null(pki_soft_signer_from_pem(pem, sizeof pem - 1, password, err, sizeof err));
+        assert_string_equal(err, "encrypted key: wrong password");
+    }
+    pki_signer *s = pki_soft_signer_from_pem(pem, sizeof pem - 1, "right", err, sizeof err);
+    assert_non_null(s);
+    pki_signer_free(s);
+}
+
 static void test_alg_ids_and_names(void **state)
 {
     (void)state;
@@ -391,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_ecdsa_is_randomised_ed25519_deterministic),
         cmocka_unit_test(test_pkcs8_round_trip_every_type),
         cmocka_unit_test(test_import_errors_say_what_is_wrong),
+        cmocka_unit_test(test_every_wrong_password_says_so),
         cmocka_unit_test(test_alg_ids_and_names),
         cmocka_unit_test(test_sync_wrapper_waits_and_times_out),
         cmocka_unit_test(test_concurrent_signing),
