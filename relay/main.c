@@ -24,6 +24,7 @@
 #include "crl/crl.h"
 #include "log/log.h"
 #include "ocsp/ocsp.h"
+#include "public/public_loops.h"
 #include "tlscert/tlscert.h"
 #include "util/timefmt.h"
 #include "work/work.h"
@@ -55,6 +56,8 @@ static const pki_cfg_key RELAY_SCHEMA[] = {
     {"public_http.url", PKI_CFG_STRING, false, "http://<listen>:<port>",
      "base URL written into certificates for CRL, OCSP and AIA (default: this listener, else "
      "http.public_url)"},
+    {"public_http.threads", PKI_CFG_INT, false, "<CPUs, at most 8>",
+     "event loops (one thread each) serving this listener, 1 to 16"},
     {"ocsp", PKI_CFG_GROUP, false, NULL, "OCSP responders"},
     {"ocsp.validity_hours", PKI_CFG_INT, false, "24",
      "validity of an OCSP answer (nextUpdate - thisUpdate); re-signed after half of it"},
@@ -145,10 +148,21 @@ static void housekeeping(void *thread_ctx, void *arg)
     }
 }
 
+/* A public HTTP loop that has not beaten for this long counts as stuck (public_loops.h). */
+#define PUBLIC_LOOP_STUCK_S 10
+
 static void tick(void *arg)
 {
     relay_app *app = arg;
-    pki_daemon_watchdog_ping();
+    static bool told;
+    if (public_loops_alive(PUBLIC_LOOP_STUCK_S)) {
+        pki_daemon_watchdog_ping();
+        told = false;
+    } else if (!told) {
+        pki_err("a public HTTP loop has not run for %d s; the watchdog is no longer fed",
+                PUBLIC_LOOP_STUCK_S);
+        told = true;
+    }
     pki_status_publish();
     int64_t now = pki_now();
     if (now >= g_next_housekeeping) {
@@ -224,6 +238,11 @@ static int load_settings(relay_app *app, const pki_config *cfg)
         snprintf(base, sizeof base, "%s", app->base_url);
     snprintf(app->public_base_url, sizeof app->public_base_url, "%s",
              pki_config_string(cfg, "public_http.url", base));
+    long long loops = pki_config_int(cfg, "public_http.threads", public_loops_default());
+    if (loops < 1 || loops > PUBLIC_LOOPS_MAX) {
+        fprintf(stderr, "pki-relay: public_http.threads must be 1 to %d\n", PUBLIC_LOOPS_MAX);
+        return -1;
+    }
     if (app->session_lifetime_s < 60 || app->session_idle_s < 60 || app->audit_retention_s <= 0) {
         fprintf(stderr, "pki-relay: session times must be >= 60 s and audit.retention_days >= 1\n");
         return -1;
@@ -291,16 +310,21 @@ static int add_listeners(relay_app *app, const pki_config *cfg)
                            tls ? key : NULL) != 0)
         return -1;
     long long pport = pki_config_int(cfg, "public_http.port", 0);
-    if (pport > 0 && httpd_add_listener(app->http, "public",
-                                        pki_config_string(cfg, "public_http.listen", "0.0.0.0"),
-                                        (int)pport, NULL, NULL) != 0)
-        return -1;
-    return 0;
+    if (pport <= 0)
+        return 0;
+    long long loops = pki_config_int(cfg, "public_http.threads", public_loops_default());
+    long long max_body = pki_config_int(cfg, "http.max_body", 1048576);
+    return public_loops_start(handle_request, app,
+                              pki_config_string(cfg, "public_http.listen", "0.0.0.0"), (int)pport,
+                              (unsigned)loops, max_body > 0 ? (size_t)max_body : 1048576, &g_stop);
 }
 
 static void close_state(relay_app *app)
 {
-    work_pool_free(app->pool); /* runs queued jobs; they complete through app->http */
+    g_stop = 1;
+    public_loops_stop();
+    work_pool_free(app->pool); /* runs queued jobs; they complete through their server */
+    public_loops_free();
     httpd_free(app->http);
     relay_link_stop(); /* after the loop: its sessions are closed */
     auth_throttle_free(app->throttle);

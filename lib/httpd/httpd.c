@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "httpd/httpd_shared.h"
 #include "log/log.h"
 
 #define HTTPD_MAX_PATH 2048
@@ -702,7 +703,7 @@ httpd *httpd_new(const httpd_options *opts, httpd_handler handler, void *app)
     size_t extra = 0;
     while (h->opts.extra_protocols && h->opts.extra_protocols[extra].name)
         extra++;
-    h->protocols = calloc(extra + 2, sizeof *h->protocols);
+    h->protocols = calloc(extra + 3, sizeof *h->protocols);
     if (!h->protocols) {
         free(h);
         return NULL;
@@ -712,11 +713,19 @@ httpd *httpd_new(const httpd_options *opts, httpd_handler handler, void *app)
     h->protocols[0].per_session_data_size = sizeof(struct conn);
     for (size_t i = 0; i < extra; i++)
         h->protocols[1 + i] = h->opts.extra_protocols[i];
+    if (h->opts.share_port) {
+        h->protocols[1 + extra].name = HTTPD_ACCEPT_PROTOCOL;
+        h->protocols[1 + extra].callback = httpd_accept_callback;
+    }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    /* A server on a shared port is plain HTTP. It must not touch the TLS library's globals,
+     * which lws would also tear down when it ends, under the feet of the HTTPS server. */
+    if (!h->opts.share_port)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.user = h;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.max_http_header_data = HTTPD_LWS_HEADER_TABLE;
@@ -746,6 +755,14 @@ int httpd_add_listener(httpd *h, const char *name, const char *address, int port
     info.alpn = "http/1.1";
     info.keepalive_timeout = 30;
     info.timeout_secs = 30;
+    int shared_fd = -1;
+    if (h->opts.share_port) {
+        /* The vhost serves what httpd_accept_callback adopts; it listens on nothing itself. */
+        shared_fd = httpd_shared_socket(address, port);
+        if (shared_fd < 0)
+            return -1;
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    }
     if (cert_path) {
         /* lws enables TLS on a vhost only when its own options ask for it. */
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -755,7 +772,17 @@ int httpd_add_listener(httpd *h, const char *name, const char *address, int port
     struct lws_vhost *vh = lws_create_vhost(h->ctx, &info);
     if (!vh) {
         pki_err("cannot listen on %s:%d (%s)", address ? address : "*", port, name);
+        if (shared_fd >= 0)
+            close(shared_fd);
         return -1;
+    }
+    if (shared_fd >= 0) {
+        lws_sock_file_fd_type u = {.filefd = shared_fd};
+        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, HTTPD_ACCEPT_PROTOCOL,
+                                        NULL)) {
+            pki_err("cannot watch the listener on %s:%d (%s)", address ? address : "*", port, name);
+            return -1; /* lws closed the descriptor */
+        }
     }
     struct listener *l = &h->listeners[h->n_listeners++];
     snprintf(l->name, sizeof l->name, "%s", name);

@@ -49,6 +49,10 @@ typedef struct {
     unsigned tick_ms;        /* period of the tick callback; 0 = no tick */
     void (*tick)(void *app); /* runs on the loop thread (watchdog pings, cache refresh) */
     const struct lws_protocols *extra_protocols; /* e.g. a WebSocket protocol; NULL-terminated */
+    /* Listeners set SO_REUSEPORT, so that several servers, each looping on a thread of its own,
+     * can listen on one port and the kernel spreads the connections among them. Only processes
+     * of the same user can join such a port. Plain HTTP only (no certificate). */
+    bool share_port;
 } httpd_options;
 
 /* Creates the server (no listener yet). handler and app are used for every request. */
