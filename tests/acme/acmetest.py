@@ -111,7 +111,8 @@ class DnsServer:
 class AcmeRelay:
     """pki-relay with ACME set up: admin, a P-256 root CA, its Web Server template, a policy."""
 
-    def __init__(self, tc, extra="", env=None):
+    def __init__(self, tc, extra="", env=None, acme_extra=""):
+        """extra: more configuration; acme_extra: more settings inside the acme block."""
         self.dir = tempfile.mkdtemp(prefix="acme-test-")
         self.cert, self.key = make_tls_cert(self.dir)
         self.dns = DnsServer(self.dir)
@@ -122,9 +123,10 @@ class AcmeRelay:
             'http = {{ listen = "127.0.0.1"; port = {port}; tls_cert = "CERT"; tls_key = "KEY";'
             ' public_url = "https://127.0.0.1:{port}"; }};\n'
             'acme = {{ resolver = "127.0.0.1:DNSPORT"; http01_port = HPORT;'
-            ' validation_timeout = 5; }};\n'
+            ' validation_timeout = 5; ACME_EXTRA }};\n'
         ).replace("CERT", self.cert).replace("KEY", self.key).replace(
-            "DNSPORT", str(self.dns.port)).replace("HPORT", str(self.http01_port))
+            "DNSPORT", str(self.dns.port)).replace("HPORT", str(self.http01_port)).replace(
+            "ACME_EXTRA", acme_extra.replace("{", "{{").replace("}", "}}"))
         base = relaytest.BASE_CONFIG.replace(
             'http = {{ listen = "127.0.0.1"; port = {port}; }};\n', "")
         self.d = Daemon("pki-relay", base + config + extra, env=env, scheme="https")

@@ -421,6 +421,45 @@ class AcmeProtocol(unittest.TestCase):
         A.problem(self, b.get(a.kid), 403, "unauthorized")
 
 
+class NonceLifetime(unittest.TestCase):
+    """acme.nonce_lifetime end to end: a nonce used within its lifetime is accepted, one used
+    after it is refused with 400 badNonce, and the fresh nonce of that refusal works. The
+    relay's clock is a file (PKI_FAKE_NOW=@file) moved forward, so nothing waits for time."""
+    LIFE = 30
+
+    def set_clock(self, t):
+        tmp = self.clock + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(t))
+        os.replace(tmp, self.clock)  # the relay reads the file at every call: never half of it
+
+    def test_expired_nonce_is_bad(self):
+        self.clock = os.path.join(tempfile.mkdtemp(prefix="acme-clock-"), "now")
+        t0 = int(time.time())
+        self.set_clock(t0)
+        R = A.AcmeRelay(self, acme_extra=f"nonce_lifetime = {self.LIFE};",
+                        env={"PKI_FAKE_NOW": "@" + self.clock})
+        c = A.Client(R.directory)
+        url = c.dir["newAccount"]
+        early, late = c.nonce(), c.nonce()  # both issued at t0
+
+        def ask(nonce):
+            return c.raw(url, A.jws(c.key, url, {"onlyReturnExisting": True}, nonce=nonce))
+
+        # one second before the end of its lifetime: past the nonce check (no such account)
+        self.set_clock(t0 + self.LIFE - 1)
+        A.problem(self, ask(early), 400, "accountDoesNotExist")
+        # one second after: stale
+        self.set_clock(t0 + self.LIFE + 1)
+        r = ask(late)
+        A.problem(self, r, 400, "badNonce")
+        A.problem(self, ask(r.headers["Replay-Nonce"]), 400, "accountDoesNotExist")
+        # a nonce fetched now lives LIFE seconds from now
+        fresh = c.nonce()
+        self.set_clock(t0 + 2 * self.LIFE)
+        A.problem(self, ask(fresh), 400, "accountDoesNotExist")
+
+
 def r_serials(listing):
     items = listing.get("certificates", listing if isinstance(listing, list) else [])
     return [c.get("serial", "").lstrip("0") for c in items]
