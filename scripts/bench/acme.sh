@@ -80,22 +80,36 @@ PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUT
 pids+=($!)
 wait_port "$pport"
 
-# lego_order SERVER KID HMAC PATH DOMAIN: prints the wall time of one `lego run` in ms.
+# lego_order SERVER KID HMAC PATH DOMAIN: prints the wall time of one `lego run` in ms; a run
+# lego fails is not a time: its output goes to stderr and the function fails (callers check it:
+# set -e does not reach into command substitutions).
 lego_order() {
   local t0 t1
   t0=$(now_ms)
-  LEGO_CA_CERTIFICATES=$work/tls.crt lego --server "$1" --eab --kid "$2" --hmac "$3" \
+  if ! LEGO_CA_CERTIFICATES=$work/tls.crt lego --server "$1" --eab --kid "$2" --hmac "$3" \
     --path "$4" --accept-tos --email bench@bench.test --domains "$5" \
-    --http --http.port "127.0.0.1:$hport" run >>"$work/lego.log" 2>&1
+    --http --http.port "127.0.0.1:$hport" run >"$work/lego.last" 2>&1; then
+    {
+      echo "acme bench: lego failed to order $5 from $1; its output:"
+      tail -n 20 "$work/lego.last"
+    } >&2
+    return 1
+  fi
   t1=$(now_ms)
   echo $((t1 - t0))
 }
-time_lego() { # SERVER KID HMAC NAME
-  lego_order "$1" "$2" "$3" "$work/lego-$4" "warmup.$4.bench.test" >/dev/null # registers
-  for i in $(seq "$runs"); do lego_order "$1" "$2" "$3" "$work/lego-$4" "o$i.$4.bench.test"; done | median
+time_lego() { # SERVER KID HMAC NAME: the median of $runs orders, or fails on the first failed one
+  local ms all=()
+  lego_order "$1" "$2" "$3" "$work/lego-$4" "warmup.$4.bench.test" >/dev/null || return 1 # registers
+  for i in $(seq "$runs"); do
+    ms=$(lego_order "$1" "$2" "$3" "$work/lego-$4" "o$i.$4.bench.test") || return 1
+    all+=("$ms")
+  done
+  printf '%s\n' "${all[@]}" | median
 }
-relay_ms=$(time_lego "$api/acme/directory" "$kid" "$hmac" relay)
-pebble_ms=$(time_lego "https://127.0.0.1:$pport/dir" bench "$peb_hmac" pebble)
+abort() { echo "acme bench: $*; aborted, no number reported" >&2; exit 1; }
+relay_ms=$(time_lego "$api/acme/directory" "$kid" "$hmac" relay) || abort "an order from pki-relay failed"
+pebble_ms=$(time_lego "https://127.0.0.1:$pport/dir" bench "$peb_hmac" pebble) || abort "an order from pebble failed"
 bench_line acme_lego_order_ms "$relay_ms" ms "$pebble_ms"
 
 relay_pid=${pids[0]}
