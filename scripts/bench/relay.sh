@@ -108,8 +108,11 @@ wrk_rps() { # NAME SCRIPT URL SERVER_PID
   c0=$(cpu_ticks "$4")
   wrk -t$threads -c$conns -d"${secs}s" -s "$2" "$3" >"$work/wrk-$1.txt" 2>&1 || true
   c1=$(cpu_ticks "$4")
-  if grep -qE 'Non-2xx|connect [1-9]|write [1-9]|timeout [1-9]' "$work/wrk-$1.txt"; then
-    echo "wrk $1: errors:" >&2; cat "$work/wrk-$1.txt" >&2
+  if grep -qE 'Non-2xx|connect [1-9]|write [1-9]|timeout [1-9]' "$work/wrk-$1.txt" ||
+     ! grep -q 'Requests/sec' "$work/wrk-$1.txt"; then
+    echo "relay bench: wrk $1 had errors; aborted, no number reported:" >&2
+    cat "$work/wrk-$1.txt" >&2
+    exit 1
   fi
   cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" '/requests in/ { printf "%.1f", t * 1e6 / hz / $1 }' \
     "$work/wrk-$1.txt")
@@ -131,7 +134,7 @@ openssl ocsp -index "$work/index.txt" -port "$bport" -rsigner "$work/bca.pem" \
   -rkey "$work/bca.key" -CA "$work/bca.pem" -nmin 60 -multi "$(nproc)" >"$work/openssl-ocsp.log" 2>&1 &
 pids+=($!)
 # Not wait_port: openssl's responder spins on a connection closed without a request.
-for _ in $(seq 200); do grep -q 'ACCEPT' "$work/openssl-ocsp.log" && break; sleep 0.05; done
+for _ in $(seq 200); do grep -qs 'ACCEPT' "$work/openssl-ocsp.log" && break; sleep 0.05; done
 openssl ocsp -issuer "$work/bca.pem" -cert "$work/bleaf.pem" -no_nonce -reqout "$work/breq.der" 2>/dev/null
 ocsp_lua "$work/breq.der" close >"$work/bocsp-close.lua"
 # Both answer: the same status for the same kind of request (checked, not assumed).
