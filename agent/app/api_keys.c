@@ -200,7 +200,7 @@ static void *job_thread(void *arg)
 static void start_job(agent_app *a, const httpd_request *req, httpd_response *resp, api_job *j)
 {
     j->a = a;
-    snprintf(j->actor, sizeof j->actor, "%s", req->remote_addr);
+    snprintf(j->actor, sizeof j->actor, "%s", httpd_remote_addr(req));
     j->token = httpd_defer(req);
     pthread_t t;
     pthread_attr_t attr;

@@ -233,7 +233,7 @@ static void *pw_thread(void *arg)
 static void start_pw_job(webauth *w, const httpd_request *req, httpd_response *resp, pw_job *j)
 {
     j->w = w;
-    snprintf(j->remote, sizeof j->remote, "%s", req->remote_addr);
+    snprintf(j->remote, sizeof j->remote, "%s", httpd_remote_addr(req));
     j->token = httpd_defer(req);
     pthread_t t;
     pthread_attr_t attr;
@@ -257,7 +257,7 @@ static void start_pw_job(webauth *w, const httpd_request *req, httpd_response *r
 static void handle_login(webauth *w, const httpd_request *req, httpd_response *resp)
 {
     char key[96];
-    snprintf(key, sizeof key, "ip:%s", req->remote_addr);
+    snprintf(key, sizeof key, "ip:%s", httpd_remote_addr(req));
     unsigned wait = auth_throttle_wait(w->throttle, key, pki_now());
     if (wait) {
         char secs[16];

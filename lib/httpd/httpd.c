@@ -358,7 +358,6 @@ static int dispatch(struct conn *c, bool send_now)
         .query = c->query,
         .body = c->body ? c->body : (const uint8_t *)"",
         .body_len = c->body_len,
-        .remote_addr = c->remote,
         .listener = "",
         .tls = lws_is_ssl(c->wsi) != 0,
         .conn = c,
@@ -530,6 +529,14 @@ static int send_response(struct conn *c)
     return 0;
 }
 
+const char *httpd_remote_addr(const httpd_request *req)
+{
+    struct conn *c = req->conn;
+    if (!c->remote[0] && c->wsi)
+        lws_get_peer_simple(c->wsi, c->remote, sizeof c->remote);
+    return c->remote;
+}
+
 /* Bytes of the request target and of the values of every header field lws knows. */
 static size_t header_bytes(struct lws *wsi)
 {
@@ -545,6 +552,7 @@ static size_t header_bytes(struct lws *wsi)
 static int start_request(struct conn *c, struct lws *wsi, httpd *h)
 {
     conn_reset(c);
+    c->remote[0] = '\0';
     c->h = h;
     c->wsi = wsi;
     c->method[0] = '\0';
@@ -560,9 +568,6 @@ static int start_request(struct conn *c, struct lws *wsi, httpd *h)
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 &&
         lws_hdr_copy(wsi, c->query, sizeof c->query, WSI_TOKEN_HTTP_URI_ARGS) < 0)
         c->query[0] = '\0';
-    if (!c->remote[0]) /* once per connection: a getpeername() per request otherwise */
-        lws_get_peer_simple(wsi, c->remote, sizeof c->remote);
-
     if (header_bytes(wsi) > HTTPD_MAX_HEADER_BYTES) {
         pki_warn("refused a request with over %d bytes of header fields (431)",
                  HTTPD_MAX_HEADER_BYTES);
@@ -656,7 +661,6 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             pthread_mutex_unlock(&c->h->lock);
             conn_reset(c);
             c->wsi = NULL;
-            c->remote[0] = '\0';
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

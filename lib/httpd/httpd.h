@@ -28,10 +28,9 @@ typedef struct {
     const char *query;  /* raw query string without '?', "" when none */
     const uint8_t *body;
     size_t body_len;
-    const char *remote_addr; /* peer IP address as text */
-    const char *listener;    /* name given to httpd_add_listener */
-    bool tls;                /* arrived over TLS */
-    void *conn;              /* internal */
+    const char *listener; /* name given to httpd_add_listener */
+    bool tls;             /* arrived over TLS */
+    void *conn;           /* internal */
 } httpd_request;
 
 typedef struct {
@@ -43,6 +42,11 @@ typedef struct {
 } httpd_response;
 
 typedef void (*httpd_handler)(void *app, const httpd_request *req, httpd_response *resp);
+
+/* The peer's IP address as text, valid during the handler. Looked up on first use (a
+ * getpeername): libwebsockets gives each request on a kept-alive connection fresh per-request
+ * memory, and an OCSP answer from the cache never needs the address. */
+const char *httpd_remote_addr(const httpd_request *req);
 
 typedef struct {
     size_t max_body;         /* bigger bodies get 413 before the handler runs; default 1 MiB */

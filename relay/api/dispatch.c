@@ -365,7 +365,7 @@ void api_dispatch(relay_app *app, const httpd_request *req, httpd_response *resp
     c->route = route;
     snprintf(c->method, sizeof c->method, "%s", req->method);
     memcpy(c->params, params, sizeof params);
-    snprintf(c->remote, sizeof c->remote, "%s", req->remote_addr ? req->remote_addr : "");
+    snprintf(c->remote, sizeof c->remote, "%s", httpd_remote_addr(req));
     c->tls = req->tls;
     c->path = dup_or_empty(req->path);
     c->query = dup_or_empty(req->query);
