@@ -733,6 +733,11 @@ httpd *httpd_new(const httpd_options *opts, httpd_handler handler, void *app)
     info.user = h;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.max_http_header_data = HTTPD_LWS_HEADER_TABLE;
+    /* How long a request may take between being read and being answered. libwebsockets'
+     * default (5 s) dropped, without an answer, any request a worker took longer over: an HSM
+     * CA's CRL waiting behind another remake on a slow card, or an RSA key generated on a real
+     * YubiKey (10-30 s). The link signer gives up after 10 s, and card jobs say so themselves. */
+    info.timeout_secs = 60;
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
         pki_err("cannot create the libwebsockets context");
