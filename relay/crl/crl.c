@@ -1,4 +1,5 @@
 /* CRL generation and serving on lib/x509. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,13 +64,49 @@ static void entries_free(entries *e)
     free(e->v);
 }
 
-/* Makes and saves a new CRL for ca (inside a transaction): the full one (part < 0) or one
- * partition's, which names its own URL in a critical issuingDistributionPoint (RFC 5280
- * 5.2.5) so a relying party can tell it covers only the certificates pointing there. The CRL
- * number is shared by all of a CA's CRLs, so it grows within every scope. Returns 0, or the
+/* What one CRL is made of: its entries and number, read in one short transaction, and the
+ * count of changes (store_crl_get) read before them: whatever is counted after that read is
+ * either in the entries already or still to come, so the CRL saved with that count stays due
+ * for a remake until it shows every change. */
+typedef struct {
+    entries e;
+    int64_t number;
+    int64_t changes;
+} crl_input;
+
+static int cache_get(store *st, int64_t ca_id, int64_t part, uint8_t **der, size_t *len,
+                     int64_t *next_update, int64_t *changes)
+{
+    return part < 0 ? store_crl_get(st, ca_id, der, len, next_update, changes)
+                    : store_crl_part_get(st, ca_id, part, der, len, next_update, changes);
+}
+
+/* Reads the entries of ca's next CRL (full: part < 0, or one partition) and takes its number.
+ * The number is taken for good even if the CRL is never made: CRL numbers may have gaps
+ * (RFC 5280 5.2.3 asks only that they increase). */
+static int collect(store *st, const store_ca *ca, int64_t part, crl_input *in)
+{
+    if (store_begin(st) != STORE_OK)
+        return -1;
+    int rc = part < 0 ? STORE_OK : store_crl_part_track(st, ca->id, part);
+    if (rc == STORE_OK)
+        rc = part < 0 ? store_cert_revoked(st, ca->id, add_entry, &in->e)
+                      : store_crl_part_revoked(st, ca->id, part, add_entry, &in->e);
+    if (rc == STORE_OK && !in->e.fail)
+        rc = store_crl_next_number(st, ca->id, &in->number);
+    if (rc == STORE_OK && !in->e.fail && store_commit(st) == STORE_OK)
+        return 0;
+    store_rollback(st);
+    return -1;
+}
+
+/* Makes and saves a new CRL for ca from in: the full one (part < 0) or one partition's, which
+ * names its own URL in a critical issuingDistributionPoint (RFC 5280 5.2.5) so a relying party
+ * can tell it covers only the certificates pointing there. The CRL number is shared by all of a
+ * CA's CRLs, so it grows within every scope. Signs outside any transaction. Returns 0, or the
  * signer's status (PKI_SIGN_ERR_*) when the CA could not sign, or -1. */
-static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t part, uint8_t **der,
-                      size_t *len, int64_t *next_update)
+static int make(relay_app *app, store *st, const store_ca *ca, int64_t part, crl_input *in,
+                uint8_t **der, size_t *len, int64_t *next_update)
 {
     char err[200];
     pki_signer *signer = ca_signer(app, ca, err, sizeof err);
@@ -79,20 +116,13 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t par
         pki_err("CRL for CA %lld: %s", (long long)ca->id, err);
         return -1;
     }
-    entries e = {0};
-    int rc = -1;
-    int64_t number;
     int64_t now = pki_now();
-    int src = part < 0 ? store_cert_revoked(st, ca->id, add_entry, &e)
-                       : store_crl_part_revoked(st, ca->id, part, add_entry, &e);
-    char idp[640];
-    if (src != STORE_OK || e.fail || store_crl_next_number(st, ca->id, &number) != STORE_OK)
-        goto out;
     pki_crl_template t = {.this_update = now,
                           .next_update = now + ca->crl_validity_s,
-                          .crl_number = (uint64_t)number,
-                          .entries = e.v,
-                          .count = e.n};
+                          .crl_number = (uint64_t)in->number,
+                          .entries = in->e.v,
+                          .count = in->e.n};
+    char idp[640];
     if (part >= 0) {
         issue_crl_part_url(app, ca->id, part, idp, sizeof idp);
         t.idp_url = idp;
@@ -100,17 +130,20 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t par
     pki_sig_alg alg;
     if (pki_sig_alg_from_name(ca->sig_alg, &alg) == 0)
         t.sig_alg = alg;
-    int built = pki_crl_build_sync(&t, &is, signer, der, len, err, sizeof err);
-    if (built != 0) {
+    int rc = pki_crl_build_sync(&t, &is, signer, der, len, err, sizeof err);
+    pki_issuer_free(&is);
+    if (rc != 0) {
         pki_err("CRL for CA %lld: %s", (long long)ca->id, err);
-        rc = built < 0 ? built : -1;
-        goto out;
+        return rc < 0 ? rc : -1;
     }
-    if ((part < 0 ? store_crl_save(st, ca->id, *der, *len, t.next_update)
-                  : store_crl_part_save(st, ca->id, part, *der, *len, t.next_update)) != STORE_OK) {
+    /* One statement, so no transaction: what was revoked while signing keeps the count above
+     * in->changes, and the next request makes the CRL again. */
+    if ((part < 0 ? store_crl_save(st, ca->id, *der, *len, t.next_update, in->changes)
+                  : store_crl_part_save(st, ca->id, part, *der, *len, t.next_update,
+                                        in->changes)) != STORE_OK) {
         free(*der);
         *der = NULL;
-        goto out;
+        return -1;
     }
     *next_update = t.next_update;
     const char *fields[] = {NULL, NULL};
@@ -118,28 +151,19 @@ static int regenerate(relay_app *app, store *st, const store_ca *ca, int64_t par
     snprintf(f, sizeof f, "CA=%lld", (long long)ca->id);
     fields[0] = f;
     if (part < 0)
-        pki_log_fields(LOG_INFO, fields, "CRL %lld made with %zu entries", (long long)number, e.n);
+        pki_log_fields(LOG_INFO, fields, "CRL %lld made with %zu entries", (long long)in->number,
+                       in->e.n);
     else
         pki_log_fields(LOG_INFO, fields, "CRL %lld of partition %lld made with %zu entries",
-                       (long long)number, (long long)part, e.n);
-    rc = 0;
-out:
-    entries_free(&e);
-    pki_issuer_free(&is);
-    return rc;
+                       (long long)in->number, (long long)part, in->e.n);
+    return 0;
 }
 
-static bool due(const store_ca *ca, int64_t next_update, bool dirty, int64_t now)
+static bool due(const store_ca *ca, int64_t next_update, int64_t changes, int64_t now)
 {
     /* Made at next_update - validity; remade once crl_refresh has passed since then. */
-    return dirty || next_update == 0 || now >= next_update - ca->crl_validity_s + ca->crl_refresh_s;
-}
-
-static int cache_get(store *st, int64_t ca_id, int64_t part, uint8_t **der, size_t *len,
-                     int64_t *next_update, bool *dirty)
-{
-    return part < 0 ? store_crl_get(st, ca_id, der, len, next_update, dirty)
-                    : store_crl_part_get(st, ca_id, part, der, len, next_update, dirty);
+    return changes != 0 || next_update == 0 ||
+           now >= next_update - ca->crl_validity_s + ca->crl_refresh_s;
 }
 
 /* A signer that is away or refusing (an HSM CA's appliance offline, its YubiKey pulled, …), as
@@ -149,27 +173,36 @@ static bool signer_unavailable(int rc)
     return rc <= PKI_SIGN_ERR_OFFLINE && rc >= PKI_SIGN_ERR_BAD_SIGNATURE;
 }
 
-/* Remakes the CRL under the write lock unless someone else just did. 0, or regenerate's status. */
+/* One CA's CRLs are remade by one thread at a time, so that their numbers are saved in the
+ * order they were taken and a request that waited finds the CRL just made. The database is
+ * not held meanwhile: other writes go on while an HSM CA's appliance signs. */
+#define REMAKE_LOCKS 8
+#define L PTHREAD_MUTEX_INITIALIZER
+static pthread_mutex_t g_remaking[REMAKE_LOCKS] = {L, L, L, L, L, L, L, L};
+#undef L
+
+/* Remakes the CRL unless someone else just did. 0, or make's status. */
 static int remake(relay_app *app, store *st, store_ca *ca, int64_t part, uint8_t **der, size_t *len,
                   int64_t *next_update)
 {
-    bool dirty;
-    if (store_begin(st) != STORE_OK)
-        return -1;
-    if (cache_get(st, ca->id, part, der, len, next_update, &dirty) == STORE_OK && *der &&
-        !due(ca, *next_update, dirty, pki_now())) {
-        store_rollback(st);
-        return 0;
+    pthread_mutex_t *lock = &g_remaking[(uint64_t)ca->id % REMAKE_LOCKS];
+    pthread_mutex_lock(lock);
+    int64_t changes = 1; /* as if unknown: the CRL saved below then stays due */
+    int rc;
+    if (cache_get(st, ca->id, part, der, len, next_update, &changes) == STORE_OK && *der &&
+        !due(ca, *next_update, changes, pki_now())) {
+        rc = 0;
+    } else {
+        free(*der);
+        *der = NULL;
+        crl_input in = {.changes = changes};
+        rc = collect(st, ca, part, &in);
+        if (rc == 0)
+            rc = make(app, st, ca, part, &in, der, len, next_update);
+        entries_free(&in.e);
     }
-    free(*der);
-    *der = NULL;
-    int rc = regenerate(app, st, ca, part, der, len, next_update);
-    if (rc == 0 && store_commit(st) == STORE_OK)
-        return 0;
-    store_rollback(st);
-    free(*der);
-    *der = NULL;
-    return rc ? rc : -1;
+    pthread_mutex_unlock(lock);
+    return rc;
 }
 
 /* The cached CRL (full: part < 0, or one partition), remade first when due. When it cannot be
@@ -196,14 +229,14 @@ static int current(relay_app *app, store *st, int64_t ca_id, int64_t part, uint8
         store_ca_clear(&ca);
         return -1;
     }
-    bool dirty;
+    int64_t changes;
     uint8_t *prev = NULL;
     size_t prev_len = 0;
     int64_t prev_next = 0;
     rc = -1;
-    if (cache_get(st, ca_id, part, &prev, &prev_len, &prev_next, &dirty) == STORE_OK) {
+    if (cache_get(st, ca_id, part, &prev, &prev_len, &prev_next, &changes) == STORE_OK) {
         int64_t now = pki_now();
-        if (prev && !due(&ca, prev_next, dirty, now)) {
+        if (prev && !due(&ca, prev_next, changes, now)) {
             *der = prev, *len = prev_len, *next_update = prev_next;
             prev = NULL;
             rc = 0;

@@ -167,12 +167,17 @@ int store_ca_delete(store *s, int64_t ca_id);
 /* Every CA id (public services walk them). */
 int store_ca_ids(store *s, int64_t **ids, size_t *count);
 
-/* CRL cache kept with the CA: the last CRL and when it must be remade. */
+/* CRL cache kept with the CA: the last CRL, when it must be remade, and *changes: how many
+ * revocation changes it misses (0: none). A CRL is signed outside any transaction (an HSM CA's
+ * signature is a round trip to an appliance), so the count read with the entries is handed
+ * back to store_crl_save, which clears it only when nothing changed meanwhile. */
 int store_crl_get(store *s, int64_t ca_id, uint8_t **der, size_t *len, int64_t *next_update,
-                  bool *dirty);
+                  int64_t *changes);
 /* Takes the next CRL number (incremented and persisted). */
 int store_crl_next_number(store *s, int64_t ca_id, int64_t *number);
-int store_crl_save(store *s, int64_t ca_id, const uint8_t *der, size_t len, int64_t next_update);
+int store_crl_save(store *s, int64_t ca_id, const uint8_t *der, size_t len, int64_t next_update,
+                   int64_t changes_seen);
+/* Counts a change the CRL does not show yet. */
 int store_crl_mark_dirty(store *s, int64_t ca_id);
 
 /* ---- templates (settings are a JSON object the templates module owns) ---- */

@@ -174,7 +174,7 @@ int store_ca_ids(store *s, int64_t **ids, size_t *count)
 }
 
 int store_crl_get(store *s, int64_t ca_id, uint8_t **der, size_t *len, int64_t *next_update,
-                  bool *dirty)
+                  int64_t *changes)
 {
     sqlite3_stmt *st = db_query(
         s->d, "SELECT crl_der, crl_next_update, crl_dirty FROM cas WHERE id=?", "i", ca_id);
@@ -183,7 +183,7 @@ int store_crl_get(store *s, int64_t ca_id, uint8_t **der, size_t *len, int64_t *
         return rc;
     blob(st, 0, der, len);
     *next_update = sqlite3_column_int64(st, 1);
-    *dirty = sqlite3_column_int(st, 2) != 0;
+    *changes = sqlite3_column_int64(st, 2);
     db_done(st);
     return STORE_OK;
 }
@@ -201,16 +201,19 @@ int store_crl_next_number(store *s, int64_t ca_id, int64_t *number)
     return rc;
 }
 
-int store_crl_save(store *s, int64_t ca_id, const uint8_t *der, size_t len, int64_t next_update)
+int store_crl_save(store *s, int64_t ca_id, const uint8_t *der, size_t len, int64_t next_update,
+                   int64_t changes_seen)
 {
-    int n = db_run(s->d, "UPDATE cas SET crl_der=?, crl_next_update=?, crl_dirty=0 WHERE id=?",
-                   "bii", (const void *)der, len, next_update, ca_id);
+    int n = db_run(s->d,
+                   "UPDATE cas SET crl_der=?, crl_next_update=?, "
+                   "crl_dirty=CASE WHEN crl_dirty=? THEN 0 ELSE crl_dirty END WHERE id=?",
+                   "biii", (const void *)der, len, next_update, changes_seen, ca_id);
     return n < 0 ? store_sqlite_fail(s) : n == 0 ? STORE_NOT_FOUND : STORE_OK;
 }
 
 int store_crl_mark_dirty(store *s, int64_t ca_id)
 {
-    return db_run(s->d, "UPDATE cas SET crl_dirty=1 WHERE id=?", "i", ca_id) < 0
+    return db_run(s->d, "UPDATE cas SET crl_dirty=crl_dirty+1 WHERE id=?", "i", ca_id) < 0
                ? store_sqlite_fail(s)
                : STORE_OK;
 }

@@ -94,12 +94,12 @@ int store_crl_part_revoked(store *s, int64_t ca_id, int64_t part, store_revoked_
 }
 
 int store_crl_part_get(store *s, int64_t ca_id, int64_t part, uint8_t **der, size_t *len,
-                       int64_t *next_update, bool *dirty)
+                       int64_t *next_update, int64_t *changes)
 {
     *der = NULL;
     *len = 0;
     *next_update = 0;
-    *dirty = true;
+    *changes = 1;
     sqlite3_stmt *st =
         db_query(s->d, "SELECT crl_der, next_update, dirty FROM crl_parts WHERE ca_id=? AND part=?",
                  "ii", ca_id, part);
@@ -113,26 +113,35 @@ int store_crl_part_get(store *s, int64_t ca_id, int64_t part, uint8_t **der, siz
         return STORE_ERROR;
     }
     *next_update = sqlite3_column_int64(st, 1);
-    *dirty = sqlite3_column_int(st, 2) != 0;
+    *changes = sqlite3_column_int64(st, 2);
     db_done(st);
     return STORE_OK;
 }
 
+int store_crl_part_track(store *s, int64_t ca_id, int64_t part)
+{
+    return db_run(s->d,
+                  "INSERT OR IGNORE INTO crl_parts(ca_id, part, crl_der, next_update, dirty) "
+                  "VALUES(?,?,NULL,0,1)",
+                  "ii", ca_id, part) < 0
+               ? store_sqlite_fail(s)
+               : STORE_OK;
+}
+
 int store_crl_part_save(store *s, int64_t ca_id, int64_t part, const uint8_t *der, size_t len,
-                        int64_t next_update)
+                        int64_t next_update, int64_t changes_seen)
 {
     int n = db_run(s->d,
-                   "INSERT INTO crl_parts(ca_id, part, crl_der, next_update, dirty) "
-                   "VALUES(?,?,?,?,0) ON CONFLICT(ca_id, part) DO UPDATE SET "
-                   "crl_der=excluded.crl_der, next_update=excluded.next_update, dirty=0",
-                   "iibi", ca_id, part, (const void *)der, len, next_update);
-    return n < 0 ? store_sqlite_fail(s) : STORE_OK;
+                   "UPDATE crl_parts SET crl_der=?, next_update=?, "
+                   "dirty=CASE WHEN dirty=? THEN 0 ELSE dirty END WHERE ca_id=? AND part=?",
+                   "biiii", (const void *)der, len, next_update, changes_seen, ca_id, part);
+    return n < 0 ? store_sqlite_fail(s) : n == 0 ? STORE_NOT_FOUND : STORE_OK;
 }
 
 int store_crl_part_mark_cert_dirty(store *s, int64_t cert_id)
 {
     int n = db_run(s->d,
-                   "UPDATE crl_parts SET dirty=1 WHERE (ca_id, part) = "
+                   "UPDATE crl_parts SET dirty=dirty+1 WHERE (ca_id, part) = "
                    "(SELECT ca_id, crl_part FROM certificates WHERE id=?)",
                    "i", cert_id);
     return n < 0 ? store_sqlite_fail(s) : STORE_OK;
@@ -140,7 +149,7 @@ int store_crl_part_mark_cert_dirty(store *s, int64_t cert_id)
 
 int store_crl_part_mark_all_dirty(store *s, int64_t ca_id)
 {
-    return db_run(s->d, "UPDATE crl_parts SET dirty=1 WHERE ca_id=?", "i", ca_id) < 0
+    return db_run(s->d, "UPDATE crl_parts SET dirty=dirty+1 WHERE ca_id=?", "i", ca_id) < 0
                ? store_sqlite_fail(s)
                : STORE_OK;
 }

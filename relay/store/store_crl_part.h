@@ -21,11 +21,16 @@ int store_crl_part_exists(store *s, int64_t ca_id, int64_t part);
 int store_crl_part_max(store *s, int64_t ca_id, int64_t *max);
 /* Revoked certificates of one partition (for its CRL). */
 int store_crl_part_revoked(store *s, int64_t ca_id, int64_t part, store_revoked_fn fn, void *ctx);
-/* The cached CRL of a partition; *der NULL and *dirty true when none was made yet. */
+/* The cached CRL of a partition and the changes it misses (as store_crl_get); *der NULL and
+ * *changes 1 when none was made yet. */
 int store_crl_part_get(store *s, int64_t ca_id, int64_t part, uint8_t **der, size_t *len,
-                       int64_t *next_update, bool *dirty);
+                       int64_t *next_update, int64_t *changes);
+/* Makes the partition's cache entry (without a CRL) if there is none, so that changes made
+ * while its first CRL is being signed are counted. */
+int store_crl_part_track(store *s, int64_t ca_id, int64_t part);
+/* Saves the CRL; the change count is cleared only if it is still changes_seen. */
 int store_crl_part_save(store *s, int64_t ca_id, int64_t part, const uint8_t *der, size_t len,
-                        int64_t next_update);
+                        int64_t next_update, int64_t changes_seen);
 /* Marks the partition of this certificate for a remake (after its revocation changed). */
 int store_crl_part_mark_cert_dirty(store *s, int64_t cert_id);
 /* Marks every partition of a CA (after a change of the CA's CRL settings). */

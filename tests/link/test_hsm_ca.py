@@ -571,6 +571,59 @@ class HsmCa(unittest.TestCase):
             self.openssl("verify", "-x509_strict", "-CAfile",
                          self.write("slow-root.pem", ca_pem(rc, ca)), leaf)
 
+    def test_slow_card_crl_does_not_hold_up_other_writes(self):
+        """A CRL remade on a slow card (3 s a signature) does not hold the relay's database: a
+        request submitted and a certificate revoked while the CRL is being signed are answered
+        before the CRL comes back (the CRL is signed outside any transaction). That CRL lists
+        the certificate revoked before it; the revocation made meanwhile is not lost: the next
+        CRL lists both. Verified with openssl against the CA on the card."""
+        with self.hsm_root_running() as (env, r, ag, device):
+            rc, ca = self.rc, self.root_ca
+            tpl = self.web_template(ca["id"])
+            leaf = self.issue(tpl["id"], "crl-slow")
+            late = self.issue(tpl["id"], "crl-late")
+            self.assertEqual(http("GET", ca["urls"]["crl"]).status, 200)  # made, fast
+            env.delay(0, 3000)
+            res = rc.post(f"/api/v1/certificates/{leaf['id']}/revoke", {"reason": "superseded"})
+            self.assertEqual(res.status, 200, res.body)
+            done = {}
+
+            def fetch():
+                t0 = time.monotonic()
+                done["crl"] = (http("GET", ca["urls"]["crl"], timeout=60), t0, time.monotonic())
+
+            th = threading.Thread(target=fetch)
+            th.start()
+            time.sleep(0.5)  # the CRL is now being signed on the card
+            _, csr = relaytest.make_csr(self.work, "crl-meanwhile", "/CN=crl-meanwhile.example.com",
+                                        ("DNS:crl-meanwhile.example.com",))
+            res = rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
+            self.assertEqual(res.status, 201, res.body)
+            res = rc.post(f"/api/v1/certificates/{late['id']}/revoke", {"reason": "superseded"})
+            self.assertEqual(res.status, 200, res.body)
+            written = time.monotonic()
+            th.join(timeout=90)
+            env.delay(0, 0)
+            got, started, ended = done["crl"]
+            self.assertEqual(got.status, 200, got.body)
+            self.assertGreater(ended - started, 2.5)  # the card was slow: the test means it
+            self.assertLess(written, ended)  # the writes did not wait for the signature
+            root = self.write("crl-slow-root.pem", ca_pem(rc, ca))
+            serial = lambda c: format(x509.load_pem_x509_certificate(  # noqa: E731
+                c["pem"].encode()).serial_number, "X")
+
+            def listed(body, name):
+                out = self.openssl("crl", "-inform", "DER", "-in", self.write(name, body),
+                                   "-CAfile", root, "-verify", "-noout", "-text")
+                self.assertIn("verify OK", out.stdout + out.stderr)
+                return set(m.lstrip("0") for m in re.findall(r"Serial Number: ([0-9A-F]+)",
+                                                             out.stdout))
+
+            self.assertIn(serial(leaf), listed(got.body, "crl-slow.crl"))
+            again = http("GET", ca["urls"]["crl"], timeout=60)
+            self.assertEqual(again.status, 200, again.body)
+            self.assertLessEqual({serial(leaf), serial(late)}, listed(again.body, "crl-late.crl"))
+
     def test_appliance_killed_mid_issuance(self):
         """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
         signed on a slow card. Every caller gets a verified certificate or 503
