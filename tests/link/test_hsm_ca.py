@@ -624,6 +624,55 @@ class HsmCa(unittest.TestCase):
             self.assertEqual(again.status, 200, again.body)
             self.assertLessEqual({serial(leaf), serial(late)}, listed(again.body, "crl-late.crl"))
 
+    def test_enrolment_with_the_relay_away(self):
+        """The relay goes away between the operator's two provisioning steps (the relay shown,
+        then confirmed). The confirmation is answered at once with 502 relay_unreachable naming
+        the relay, and nothing is written to the YubiKey (the slot keeps its key, without a
+        certificate). With the relay back on its port, confirming again enrols the appliance
+        and provisions the slot: the one-time token was not spent."""
+        state = relaytest.new_state_dir(self)
+        with PcscEnv(n_keys=1) as env:
+            self.env = env
+            r1 = linktest.relay(state).start()
+            port = r1.port
+            try:
+                self.rc = linktest.admin(r1)
+                self.link_url = linktest.token(self.rc)["link_url"]
+                self.link_pem = relaytest.Client(r1).get("/api/v1/link/certificate").body.decode()
+                self.link_cert = x509.load_pem_x509_certificate(self.link_pem.encode())
+                self.fingerprint = hashlib.sha256(
+                    ssl.PEM_cert_to_DER_cert(self.link_pem)).digest()
+                r = self.rc.post("/api/v1/cas", {"name": "Away Root", "type": "root",
+                                                 "key_type": "HSM", "subject": {"CN": "Away"},
+                                                 "validity_days": 365})
+                self.assertEqual(r.status, 201, r.body)
+                template = r.json()["provisioning_certificate"]
+                with linktest.agent(env=env.env) as ag:
+                    self.ac = linktest.agent_client(ag)
+                    self.serial = env.serials[0]
+                    wait_key(self.ac, self.serial)
+                    set_up(self.ac, self.serial)
+                    self.generate("9c")
+                    res = expect(self.provision("9c", template), 200).json()
+                    self.assertEqual(res["state"], "confirm_relay")
+                    self.assertEqual(r1.stop(), 0)
+                    res = expect(self.provision("9c", template,
+                                                confirm_fingerprint=self.fingerprint.hex()),
+                                 502, "relay_unreachable")
+                    self.assertIn(self.link_url.split("/")[2], res.json()["error"]["message"])
+                    self.assertEqual(slot_of(self.ac, self.serial, "9c")["state"],
+                                     "key_generated")
+                    self.assertNotIn("BEGIN CERTIFICATE", piv_tool(
+                        env, env.readers[0], "-a", "read-certificate", "-s", "9c",
+                        check=False).stdout)
+                    with linktest.relay(state, port=port) as r2:
+                        self.rc = linktest.admin(r2, first=False)
+                        res = self.confirm("9c", template, "root")
+                        self.assertEqual(res["state"], "provisioned")
+                        self.assertEqual(self.slot_certificate("9c"), res["certificate"].strip())
+            finally:
+                r1.kill()
+
     def test_appliance_killed_mid_issuance(self):
         """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
         signed on a slow card. Every caller gets a verified certificate or 503
