@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from pivsim import PcscEnv  # noqa: E402
 from pkitest import free_port, http  # noqa: E402
+from wsmitm import Mitm  # noqa: E402
 
 
 def read(path):
@@ -672,6 +673,82 @@ class HsmCa(unittest.TestCase):
                         self.assertEqual(self.slot_certificate("9c"), res["certificate"].strip())
             finally:
                 r1.kill()
+
+    def test_enrolment_answers_when_the_link_fails(self):
+        """The enrolment's offer goes out on the link, which then fails (a man in the middle,
+        wsmitm, between appliance and relay): with the link cut after the offer was sent, the
+        confirmation is answered 502 link_lost; with the offer swallowed (the relay never
+        answers), 504 enrolment_timeout after the enrolment's 30 s (an answer, not a dropped
+        connection: the agent's HTTP server lets a request take that long). Each time nothing
+        is written to the YubiKey, and with the link whole again the same provisioning
+        certificate enrols and provisions the slot."""
+        state = relaytest.new_state_dir(self)
+        r = linktest.relay(state)
+        m = Mitm(r.port)
+        self.addCleanup(m.close)
+        with open(r.config_path, "w") as f:
+            f.write(relaytest.BASE_CONFIG.format(port=r.port, state_dir=state, dir=r.dir).replace(
+                "port = %d; }" % r.port,
+                'port = %d; public_url = "https://127.0.0.1:%d"; }' % (r.port, m.port)))
+        # dead_ms past the offer's 30 s: with the default 25 s the agent gives a silent relay
+        # up first, and the answer is link_lost (the case above) instead of the timeout.
+        agent_conf = ('link = {{ tls_ca = "%s"; max_backoff_ms = 1000; dead_ms = 60000; }};\n'
+                      % m.cert_path)
+        with PcscEnv(n_keys=1) as env, r:
+            self.env = env
+            self.rc = linktest.admin(r)
+            self.link_url = linktest.token(self.rc)["link_url"]
+            self.assertEqual(self.link_url, m.url())
+            self.link_pem = relaytest.Client(r).get("/api/v1/link/certificate").body.decode()
+            self.fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.link_pem)).digest()
+            res = self.rc.post("/api/v1/cas", {"name": "Cut Root", "type": "root",
+                                               "key_type": "HSM", "subject": {"CN": "Cut"},
+                                               "validity_days": 365})
+            self.assertEqual(res.status, 201, res.body)
+            template = res.json()["provisioning_certificate"]
+            with linktest.agentlib.agent(agent_conf, env=env.env) as ag:
+                self.ac = linktest.agent_client(ag)
+                self.serial = env.serials[0]
+                wait_key(self.ac, self.serial)
+                set_up(self.ac, self.serial)
+                self.generate("9c")
+
+                def nothing_written():
+                    self.assertEqual(slot_of(self.ac, self.serial, "9c")["state"],
+                                     "key_generated")
+                    self.assertNotIn("BEGIN CERTIFICATE", piv_tool(
+                        env, env.readers[0], "-a", "read-certificate", "-s", "9c",
+                        check=False).stdout)
+
+                expect(self.provision("9c", template), 200)  # the relay shown
+                m.isolate = True  # the proxy answers the link itself; nothing reaches the relay
+                mark = m.mark()
+                done = {}
+
+                def confirm():
+                    done["res"] = self.provision("9c", template,
+                                                 confirm_fingerprint=self.fingerprint.hex())
+
+                th = threading.Thread(target=confirm)
+                th.start()
+                m.current(newer_than=mark)  # the offer is out
+                m.drop_all()
+                th.join(timeout=60)
+                expect(done["res"], 502, "link_lost")
+                nothing_written()
+
+                t0 = time.monotonic()
+                res = expect(self.provision("9c", template,
+                                            confirm_fingerprint=self.fingerprint.hex()),
+                             504, "enrolment_timeout")
+                self.assertGreater(time.monotonic() - t0, 25)  # it waited its 30 s
+                nothing_written()
+
+                m.isolate = False
+                m.drop_all()
+                res = self.confirm("9c", template, "root")
+                self.assertEqual(res["state"], "provisioned")
+                self.assertEqual(self.slot_certificate("9c"), res["certificate"].strip())
 
     def test_appliance_killed_mid_issuance(self):
         """Fault: the appliance is killed (SIGKILL) while approvals on its HSM root are being
