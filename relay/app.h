@@ -27,6 +27,8 @@ typedef struct relay_app {
     int64_t cert_purge_s;      /* expired certificates are deleted this long after expiry */
     char base_url[512];        /* https://host:port: console, API, public request pages */
     char public_base_url[512]; /* where relying parties fetch CRL/OCSP/AIA (plain HTTP) */
+    size_t max_body;           /* http.max_body, for every listener */
+    unsigned public_loops;     /* public_http.threads */
 } relay_app;
 
 #endif

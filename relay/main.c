@@ -243,6 +243,9 @@ static int load_settings(relay_app *app, const pki_config *cfg)
         fprintf(stderr, "pki-relay: public_http.threads must be 1 to %d\n", PUBLIC_LOOPS_MAX);
         return -1;
     }
+    app->public_loops = (unsigned)loops;
+    long long max_body = pki_config_int(cfg, "http.max_body", 1048576);
+    app->max_body = max_body > 0 ? (size_t)max_body : 1048576;
     if (app->session_lifetime_s < 60 || app->session_idle_s < 60 || app->audit_retention_s <= 0) {
         fprintf(stderr, "pki-relay: session times must be >= 60 s and audit.retention_days >= 1\n");
         return -1;
@@ -312,11 +315,9 @@ static int add_listeners(relay_app *app, const pki_config *cfg)
     long long pport = pki_config_int(cfg, "public_http.port", 0);
     if (pport <= 0)
         return 0;
-    long long loops = pki_config_int(cfg, "public_http.threads", public_loops_default());
-    long long max_body = pki_config_int(cfg, "http.max_body", 1048576);
     return public_loops_start(handle_request, app,
                               pki_config_string(cfg, "public_http.listen", "0.0.0.0"), (int)pport,
-                              (unsigned)loops, max_body > 0 ? (size_t)max_body : 1048576, &g_stop);
+                              app->public_loops, app->max_body, &g_stop);
 }
 
 static void close_state(relay_app *app)
@@ -385,10 +386,9 @@ int main(int argc, char **argv)
     console_init(pki_config_string(&cfg, "http.console_root", NULL));
 
     unsigned wd = pki_daemon_watchdog_period_ms();
-    long long max_body = pki_config_int(&cfg, "http.max_body", 1048576);
     httpd_options opts = {.tick = tick,
                           .tick_ms = wd ? wd : 1000,
-                          .max_body = max_body > 0 ? (size_t)max_body : 1048576,
+                          .max_body = app.max_body,
                           .extra_protocols = relay_link_protocols()};
     app.http = httpd_new(&opts, handle_request, &app);
     /* Before any listener exists: a SIGTERM sent as soon as the port answers is a clean stop. */

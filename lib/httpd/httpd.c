@@ -331,6 +331,7 @@ static void conn_reset(struct conn *c)
     c->headers_sent = false;
     c->sent = 0;
     c->state = CONN_IDLE;
+    c->remote[0] = '\0'; /* looked up per request, when asked for (httpd_remote_addr) */
 }
 
 static int send_response(struct conn *c);
@@ -552,7 +553,6 @@ static size_t header_bytes(struct lws *wsi)
 static int start_request(struct conn *c, struct lws *wsi, httpd *h)
 {
     conn_reset(c);
-    c->remote[0] = '\0';
     c->h = h;
     c->wsi = wsi;
     c->method[0] = '\0';

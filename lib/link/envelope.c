@@ -419,6 +419,14 @@ static void link_sign_device_init(void)
     pthread_once(&devid_once, devid_register);
 }
 
+/* The device for a PKCS7 of ours: LINK_SIGN_DEVID, or INVALID_DEVID (wolfSSL's own code for
+ * everything) when it could not be registered. */
+static int link_devid(void)
+{
+    link_sign_device_init();
+    return devid_ok ? LINK_SIGN_DEVID : INVALID_DEVID;
+}
+
 static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8_t **out,
                         size_t *out_len)
 {
@@ -433,9 +441,9 @@ static int sign_content(link_identity *self, uint8_t *content, size_t len, uint8
     p7->contentOID = DATA;
     p7->hashOID = SHA256h;
     p7->encryptOID = ECDSAk;
-    link_sign_device_init();
-    if (devid_ok) {
-        p7->devId = LINK_SIGN_DEVID; /* no private key: sign_callback signs */
+    p7->devId = link_devid();
+    if (p7->devId != INVALID_DEVID) {
+        /* no private key: sign_callback signs */
         t_signing = self;
     } else {
         p7->privateKey = self->key_der;
@@ -462,8 +470,7 @@ done:
 static int encrypt_to(const uint8_t *peer_cert, size_t peer_len, uint8_t *content, size_t len,
                       uint8_t **out, size_t *out_len)
 {
-    link_sign_device_init();
-    PKCS7 *p7 = wc_PKCS7_New(NULL, devid_ok ? LINK_SIGN_DEVID : INVALID_DEVID);
+    PKCS7 *p7 = wc_PKCS7_New(NULL, link_devid());
     size_t cap = len + peer_len + 1024;
     uint8_t *buf = malloc(cap), ukm[UKM_LEN];
     int rc = LINK_ERR_INTERNAL, n = -1;
@@ -529,9 +536,7 @@ int link_unwrap(link_identity *self, const uint8_t *env, size_t env_len, uint8_t
         goto done;
     memcpy(in, env, env_len);
     p7->rng = link_thread_rng(); /* NULL: wolfSSL makes its own */
-    link_sign_device_init();
-    if (devid_ok)
-        p7->devId = LINK_SIGN_DEVID; /* the agreed secret, remembered per sender key */
+    p7->devId = link_devid();    /* the agreed secret, remembered per sender key */
     p7->privateKey = self->key_der;
     p7->privateKeySz = (word32)self->key_len;
     int n = wc_PKCS7_DecodeAuthEnvelopedData(p7, in, (word32)env_len, out, (word32)env_len);

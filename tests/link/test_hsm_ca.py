@@ -530,6 +530,29 @@ class HsmCa(unittest.TestCase):
             self.assertIn(": OK", out)
             self.assertGreater(len(link_signatures(self.ac)), signed_before)
 
+    def beside_slow_card(self, env, slow, meanwhile):
+        """Runs slow() on a thread while the card (delayed by the caller) signs, and meanwhile()
+        half a second later; then ends the delay. slow() must have waited for the card, and
+        meanwhile() must have been answered before slow() was. Returns slow()'s result."""
+        done = {}
+
+        def run():
+            t0 = time.monotonic()
+            done["slow"] = (slow(), t0, time.monotonic())
+
+        th = threading.Thread(target=run)
+        th.start()
+        time.sleep(0.5)  # slow() is now waiting for the card
+        meanwhile()
+        written = time.monotonic()
+        th.join(timeout=90)
+        env.delay(0, 0)
+        result, started, ended = done["slow"]
+        self.assertEqual(result.status, 200, result.body)
+        self.assertGreater(ended - started, 2.5)  # the card was slow: the test means it
+        self.assertLess(written, ended)  # the writes did not wait for the signature
+        return result
+
     def test_slow_card_does_not_hold_up_other_writes(self):
         """While an HSM CA's YubiKey takes its time over a signature (a slow card: 3 s), the
         relay's other writes go on: a request submitted meanwhile is stored and answered before
@@ -548,26 +571,16 @@ class HsmCa(unittest.TestCase):
             self.assertEqual(res.status, 201, res.body)
             slow_id = res.json()["id"]
             env.delay(0, 3000)
-            done = {}
 
             def approve():
                 c = relaytest.logged_in(r, linktest.ADMIN, linktest.ADMIN_PW)
-                t0 = time.monotonic()
-                done["approve"] = (c.post(f"/api/v1/requests/{slow_id}/approve", {}), t0,
-                                   time.monotonic())
+                return c.post(f"/api/v1/requests/{slow_id}/approve", {})
 
-            th = threading.Thread(target=approve)
-            th.start()
-            time.sleep(0.5)  # the approval is now waiting for the card
-            res = submit("meanwhile")
-            submitted = time.monotonic()
-            self.assertEqual(res.status, 201, res.body)
-            th.join(timeout=60)
-            env.delay(0, 0)
-            approved, started, ended = done["approve"]
-            self.assertEqual(approved.status, 200, approved.body)
-            self.assertGreater(ended - started, 2.5)  # the card was slow: the test means it
-            self.assertLess(submitted, ended)  # the write did not wait for the signature
+            def meanwhile():
+                res = submit("meanwhile")
+                self.assertEqual(res.status, 201, res.body)
+
+            approved = self.beside_slow_card(env, approve, meanwhile)
             leaf = self.write("slow.pem", approved.json()["certificate"]["pem"])
             self.openssl("verify", "-x509_strict", "-CAfile",
                          self.write("slow-root.pem", ca_pem(rc, ca)), leaf)
@@ -587,28 +600,19 @@ class HsmCa(unittest.TestCase):
             env.delay(0, 3000)
             res = rc.post(f"/api/v1/certificates/{leaf['id']}/revoke", {"reason": "superseded"})
             self.assertEqual(res.status, 200, res.body)
-            done = {}
 
-            def fetch():
-                t0 = time.monotonic()
-                done["crl"] = (http("GET", ca["urls"]["crl"], timeout=60), t0, time.monotonic())
+            def meanwhile():
+                _, csr = relaytest.make_csr(self.work, "crl-meanwhile",
+                                            "/CN=crl-meanwhile.example.com",
+                                            ("DNS:crl-meanwhile.example.com",))
+                res = rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
+                self.assertEqual(res.status, 201, res.body)
+                res = rc.post(f"/api/v1/certificates/{late['id']}/revoke",
+                              {"reason": "superseded"})
+                self.assertEqual(res.status, 200, res.body)
 
-            th = threading.Thread(target=fetch)
-            th.start()
-            time.sleep(0.5)  # the CRL is now being signed on the card
-            _, csr = relaytest.make_csr(self.work, "crl-meanwhile", "/CN=crl-meanwhile.example.com",
-                                        ("DNS:crl-meanwhile.example.com",))
-            res = rc.post(f"/api/v1/templates/{tpl['id']}/requests", {"csr": csr})
-            self.assertEqual(res.status, 201, res.body)
-            res = rc.post(f"/api/v1/certificates/{late['id']}/revoke", {"reason": "superseded"})
-            self.assertEqual(res.status, 200, res.body)
-            written = time.monotonic()
-            th.join(timeout=90)
-            env.delay(0, 0)
-            got, started, ended = done["crl"]
-            self.assertEqual(got.status, 200, got.body)
-            self.assertGreater(ended - started, 2.5)  # the card was slow: the test means it
-            self.assertLess(written, ended)  # the writes did not wait for the signature
+            got = self.beside_slow_card(env, lambda: http("GET", ca["urls"]["crl"], timeout=60),
+                                        meanwhile)
             root = self.write("crl-slow-root.pem", ca_pem(rc, ca))
             serial = lambda c: format(x509.load_pem_x509_certificate(  # noqa: E731
                 c["pem"].encode()).serial_number, "X")
